@@ -1,0 +1,192 @@
+"""The live learning data: plans, courses, materials, enrollments, tracking and certificates."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class EnrollmentStatus(models.IntegerChoices):
+    ENROLLED = 0, "Enrolled"
+    IN_PROGRESS = 1, "In progress"
+    COMPLETED = 2, "Completed"
+
+
+class CourseType(models.TextChoices):
+    ELEARNING = "elearning", "E-learning"
+    ILT = "ilt", "Instructor-led"
+    WEBINAR = "webinar", "Webinar"
+
+
+class TrackingStatus(models.TextChoices):
+    NOT_ATTEMPTED = "not_attempted", "Not attempted"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+
+
+class Course(models.Model):
+    title = models.CharField(max_length=255)
+    code = models.CharField(max_length=64, blank=True)
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    course_type = models.CharField(max_length=16, choices=CourseType.choices, default=CourseType.ELEARNING)
+    language = models.CharField(max_length=8, default="en")
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class TrainingMaterial(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="materials")
+    title = models.CharField(max_length=255)
+    kind = models.CharField(max_length=32, default="document")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["course", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CertificateTemplate(models.Model):
+    name = models.CharField(max_length=255)
+    html = models.TextField(
+        help_text="Django template; context: learner_name, plan_title, completed_on, credits, issued_on."
+    )
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LearningPlan(models.Model):
+    title = models.CharField(max_length=255)
+    code = models.CharField(max_length=64, blank=True)
+    uid = models.UUIDField("unique ID", default=uuid.uuid4, unique=True, editable=False)
+    language = models.CharField(max_length=8, default="en")
+    created_at = models.DateTimeField(default=timezone.now)
+    published_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    validity_days = models.PositiveIntegerField(null=True, blank=True)
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    credits = models.DecimalField(max_digits=7, decimal_places=2, default=0)
+    certificate_template = models.ForeignKey(
+        CertificateTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="plans"
+    )
+    courses = models.ManyToManyField(Course, through="LearningPlanCourse", related_name="learning_plans")
+    power_users = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="assigned_plans")
+    # Kept current by the archive engine, in the same transaction as the snapshots it counts.
+    archived_count = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("enrollments:plan_enrollments", args=[self.pk])
+
+
+class LearningPlanCourse(models.Model):
+    learning_plan = models.ForeignKey(LearningPlan, on_delete=models.CASCADE, related_name="plan_courses")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="plan_links")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["learning_plan", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["learning_plan", "course"], name="uniq_plan_course"),
+        ]
+        indexes = [models.Index(fields=["course", "learning_plan"], name="plancourse_course_idx")]
+
+
+class LearningPlanEnrollment(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_enrollments")
+    learning_plan = models.ForeignKey(LearningPlan, on_delete=models.CASCADE, related_name="enrollments")
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    validity_start = models.DateTimeField(null=True, blank=True)
+    validity_end = models.DateTimeField(null=True, blank=True)
+    status = models.PositiveSmallIntegerField(choices=EnrollmentStatus.choices, default=EnrollmentStatus.ENROLLED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    round = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "learning_plan"], name="uniq_plan_enrollment"),
+        ]
+        indexes = [
+            # The active list's default order (newest first) and keyset pagination.
+            models.Index(fields=["learning_plan", "-enrolled_at", "-id"], name="lpe_plan_enrolled_idx"),
+            models.Index(fields=["learning_plan", "status", "-enrolled_at", "-id"], name="lpe_plan_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.learning_plan} (round {self.round})"
+
+
+class CourseEnrollment(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="course_enrollments")
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    status = models.PositiveSmallIntegerField(choices=EnrollmentStatus.choices, default=EnrollmentStatus.ENROLLED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    # An admin's manual completion (courses without material); counts like material completion.
+    manually_completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "course"], name="uniq_course_enrollment")]
+        indexes = [models.Index(fields=["course", "user"], name="ce_course_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.course}"
+
+
+class MaterialTracking(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracking")
+    material = models.ForeignKey(TrainingMaterial, on_delete=models.CASCADE, related_name="tracking")
+    status = models.CharField(max_length=16, choices=TrackingStatus.choices, default=TrackingStatus.NOT_ATTEMPTED)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "material"], name="uniq_material_tracking")]
+        indexes = [models.Index(fields=["material", "user"], name="tracking_material_user_idx")]
+
+
+def certificate_upload_to(instance: "IssuedCertificate", filename: str) -> str:
+    return f"certificates/{instance.learning_plan_id}/{filename}"
+
+
+class IssuedCertificate(models.Model):
+    """The live certificate of a (user, plan): the current round's, at most one."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="certificates")
+    learning_plan = models.ForeignKey(LearningPlan, on_delete=models.CASCADE, related_name="certificates")
+    template = models.ForeignKey(CertificateTemplate, null=True, blank=True, on_delete=models.SET_NULL)
+    issued_at = models.DateTimeField(default=timezone.now)
+    file = models.FileField(upload_to=certificate_upload_to, blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "learning_plan"], name="uniq_live_certificate"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Certificate of {self.user} for {self.learning_plan}"

@@ -1,0 +1,53 @@
+"""Notification rules per event and the outbox the sender job drains (SPEC §4.6)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class NotificationEvent(models.TextChoices):
+    LP_ENROLLMENT_ARCHIVED = "lp_enrollment_archived", "Learning plan enrollment archived"
+    COURSE_ENROLLMENT_ARCHIVED = "course_enrollment_archived", "Course enrollment archived"
+    LP_USER_ENROLLED = "lp_user_enrolled", "User enrolled in a learning plan"
+    LP_USER_UNENROLLED = "lp_user_unenrolled", "User unenrolled from a learning plan"
+    COURSE_USER_ENROLLED = "course_user_enrolled", "User enrolled in a course"
+    COURSE_USER_UNENROLLED = "course_user_unenrolled", "User unenrolled from a course"
+
+
+class NotificationRule(models.Model):
+    event = models.CharField(max_length=40, choices=NotificationEvent.choices, unique=True)
+    enabled = models.BooleanField(default=True)
+    subject_template = models.CharField(max_length=255)
+    body_template = models.TextField()
+    to_learner = models.BooleanField("the learner", default=True)
+    to_managers = models.BooleanField("their first-level managers", default=False)
+    to_superadmins = models.BooleanField("superadmins", default=False)
+
+    class Meta:
+        ordering = ["event"]
+
+    def __str__(self) -> str:
+        return self.get_event_display()
+
+
+class OutboxMessage(models.Model):
+    """One message to send; `dedupe_key` makes it exist, and be sent, at most once."""
+
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    event = models.CharField(max_length=40, choices=NotificationEvent.choices)
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    recipient_email = models.CharField(max_length=254, blank=True)
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["id"], name="outbox_unsent_idx", condition=models.Q(sent_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return self.dedupe_key

@@ -1,0 +1,44 @@
+"""Fixtures shared by the whole suite."""
+
+import os
+
+import pytest
+
+from tests.factories import PowerUserFactory, SuperadminFactory, UserFactory
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def superadmin(db):
+    return SuperadminFactory(username="root_admin")
+
+
+@pytest.fixture
+def power_user(db):
+    return PowerUserFactory(username="pu")
+
+
+@pytest.fixture
+def learner(db):
+    return UserFactory(username="learner")
