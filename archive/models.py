@@ -75,10 +75,16 @@ class ArchiveJob(models.Model):
     cancel_requested = models.BooleanField(default=False)
     lease_owner = models.CharField(max_length=128, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker took the lease.")
+    # The id of the latest RQ job enqueued for this job; the reconciler checks Redis for it.
+    rq_job_id = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "finished_at"], name="archivejob_status_finished_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"Archive job #{self.pk} ({self.get_status_display()})"
@@ -99,6 +105,17 @@ class ArchiveJob(models.Model):
         if self.is_finished or not self.rate:
             return None
         return int((self.total - self.processed) / self.rate)
+
+    @property
+    def outcome_counts(self) -> dict[str, int]:
+        """Counts for every outcome, zeros included, in the order outcomes are declared."""
+        return {outcome: int(self.counts.get(outcome, 0)) for outcome in Outcome.values}
+
+    @property
+    def elapsed_seconds(self) -> int | None:
+        if not self.started_at:
+            return None
+        return int(((self.finished_at or timezone.now()) - self.started_at).total_seconds())
 
 
 class ArchiveJobItem(models.Model):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.core.files.base import ContentFile
 from django.template import Context, Template
 from django.utils import timezone
 
 from .models import IssuedCertificate
+
+# WeasyPrint logs every rendering step at INFO; keep worker and command output readable.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 DEFAULT_TEMPLATE_HTML = """
 <html><head><style>

@@ -107,8 +107,14 @@ class LearningPlanCourse(models.Model):
 
 
 class LearningPlanEnrollment(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_enrollments")
-    learning_plan = models.ForeignKey(LearningPlan, on_delete=models.CASCADE, related_name="enrollments")
+    # Indexed by uniq_plan_enrollment (user, learning_plan): a second index would only slow writes.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_enrollments", db_index=False
+    )
+    # Indexed by lpe_plan_enrolled_idx (learning_plan, ...).
+    learning_plan = models.ForeignKey(
+        LearningPlan, on_delete=models.CASCADE, related_name="enrollments", db_index=False
+    )
     enrolled_at = models.DateTimeField(default=timezone.now)
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -135,8 +141,12 @@ class LearningPlanEnrollment(models.Model):
 
 
 class CourseEnrollment(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="course_enrollments")
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    # Indexed by uniq_course_enrollment (user, course).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="course_enrollments", db_index=False
+    )
+    # Indexed by ce_course_user_idx (course, user).
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments", db_index=False)
     enrolled_at = models.DateTimeField(default=timezone.now)
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -157,8 +167,12 @@ class CourseEnrollment(models.Model):
 
 
 class MaterialTracking(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracking")
-    material = models.ForeignKey(TrainingMaterial, on_delete=models.CASCADE, related_name="tracking")
+    # Indexed by uniq_material_tracking (user, material).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tracking", db_index=False
+    )
+    # Indexed by tracking_material_user_idx (material, user).
+    material = models.ForeignKey(TrainingMaterial, on_delete=models.CASCADE, related_name="tracking", db_index=False)
     status = models.CharField(max_length=16, choices=TrackingStatus.choices, default=TrackingStatus.NOT_ATTEMPTED)
     completed_at = models.DateTimeField(null=True, blank=True)
     score = models.DecimalField(max_digits=6, decimal_places=2, null=True, blank=True)

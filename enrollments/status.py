@@ -12,35 +12,48 @@ from collections.abc import Sequence
 from django.db import connection
 
 COURSE_STATUS_SQL = """
-WITH pairs AS (
+WITH pairs AS MATERIALIZED (
     SELECT DISTINCT p.user_id, p.course_id
     FROM unnest(%(user_ids)s::bigint[], %(course_ids)s::bigint[]) AS p(user_id, course_id)
+), totals AS MATERIALIZED (
+    SELECT m.course_id, count(*) AS total
+    FROM enrollments_trainingmaterial m
+    WHERE m.course_id IN (SELECT course_id FROM pairs)
+    GROUP BY m.course_id
 ), progress AS MATERIALIZED (
-    SELECT ce.id,
-           count(m.id) AS total,
-           count(mt.id) FILTER (WHERE mt.status = 'completed') AS done,
-           count(mt.id) FILTER (WHERE mt.status IN ('in_progress', 'completed')) AS attempted,
+    -- The learners' tracking, read once by user (a handful of rows each) and grouped by course.
+    SELECT mt.user_id, m.course_id,
+           count(*) FILTER (WHERE mt.status = 'completed') AS done,
+           count(*) FILTER (WHERE mt.status IN ('in_progress', 'completed')) AS attempted,
            max(mt.completed_at) FILTER (WHERE mt.status = 'completed') AS last_done
+    FROM enrollments_materialtracking mt
+    JOIN enrollments_trainingmaterial m ON m.id = mt.material_id
+    WHERE mt.user_id IN (SELECT user_id FROM pairs)
+    GROUP BY mt.user_id, m.course_id
+), computed AS (
+    SELECT pairs.user_id, pairs.course_id,
+           coalesce(totals.total, 0) AS total,
+           coalesce(progress.done, 0) AS done,
+           coalesce(progress.attempted, 0) AS attempted,
+           progress.last_done
     FROM pairs
-    JOIN enrollments_courseenrollment ce ON ce.user_id = pairs.user_id AND ce.course_id = pairs.course_id
-    LEFT JOIN enrollments_trainingmaterial m ON m.course_id = ce.course_id
-    LEFT JOIN enrollments_materialtracking mt ON mt.material_id = m.id AND mt.user_id = ce.user_id
-    GROUP BY ce.id
+    LEFT JOIN totals ON totals.course_id = pairs.course_id
+    LEFT JOIN progress ON progress.user_id = pairs.user_id AND progress.course_id = pairs.course_id
 )
 UPDATE enrollments_courseenrollment ce SET
     status = CASE
         WHEN ce.manually_completed_at IS NOT NULL THEN 2
-        WHEN progress.total > 0 AND progress.done = progress.total THEN 2
-        WHEN progress.attempted > 0 THEN 1
+        WHEN computed.total > 0 AND computed.done = computed.total THEN 2
+        WHEN computed.attempted > 0 THEN 1
         ELSE 0 END,
     completed_at = CASE
         WHEN ce.manually_completed_at IS NOT NULL
-            THEN greatest(ce.manually_completed_at, progress.last_done)
-        WHEN progress.total > 0 AND progress.done = progress.total THEN progress.last_done
+            THEN greatest(ce.manually_completed_at, computed.last_done)
+        WHEN computed.total > 0 AND computed.done = computed.total THEN computed.last_done
         ELSE NULL END,
     updated_at = %(now)s
-FROM progress
-WHERE ce.id = progress.id
+FROM computed
+WHERE ce.user_id = computed.user_id AND ce.course_id = computed.course_id
 """
 
 PLAN_STATUS_SQL = """

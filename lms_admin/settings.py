@@ -1,5 +1,6 @@
 """Settings for lms_admin, read from the environment (one module for every environment)."""
 
+import datetime
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_rq",
     "django_htmx",
+    "ninja",  # serves the API docs page's assets itself (no CDN)
     "lms_admin.accounts",
     "lms_admin.audit",
     "lms_admin.notifications",
@@ -111,7 +113,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "enrollments:plan_list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -177,3 +179,55 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# Archive jobs (SPEC §4.5): the RQ timeout only bounds a runaway job — the lease decides liveness.
+ARCHIVE_JOB_RQ_TIMEOUT = env_int("ARCHIVE_JOB_RQ_TIMEOUT", 2 * 3600)
+ARCHIVE_JOB_MAX_ATTEMPTS = env_int("ARCHIVE_JOB_MAX_ATTEMPTS", 5)
+ARCHIVE_RECONCILE_INTERVAL_SECONDS = env_int("ARCHIVE_RECONCILE_INTERVAL_SECONDS", 60)
+ARCHIVE_RECONCILE_GRACE_SECONDS = env_int("ARCHIVE_RECONCILE_GRACE_SECONDS", 10)
+# Test-only: pause the job runner at a named point ("after_batch:2") until a file appears in this directory.
+ARCHIVE_TEST_PAUSE_AT = os.environ.get("ARCHIVE_TEST_PAUSE_AT", "")
+ARCHIVE_TEST_PAUSE_DIR = os.environ.get("ARCHIVE_TEST_PAUSE_DIR", "")
+
+# --- Security pass (docs/security.md) -------------------------------------------------------------------
+INSTALLED_APPS += ["csp", "axes"]
+# CSP on every response; axes last, so it turns a refused sign-in into the lockout page.
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
+
+# Content-Security-Policy (django-csp 4): our own scripts and styles only — no inline code, no eval.
+# htmx is configured to match in templates/base.html (no indicator styles, no eval, no hx-on).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+# Login throttling (django-axes, kept in PostgreSQL): 5 failures for one username from one address
+# lock that pair out for 15 minutes, on our login page and the Django admin login alike.
+AUTHENTICATION_BACKENDS = [
+    "lms_admin.accounts.throttle.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout ends 15 minutes after the 5th failure
+AXES_LOCKOUT_CALLABLE = "lms_admin.accounts.throttle.lockout_response"
+# The client address: the socket peer unless the deployment names the header its own proxy sets.
+AXES_IPWARE_META_PRECEDENCE_ORDER = [
+    h.strip() for h in os.environ.get("LOGIN_THROTTLE_IP_HEADERS", "REMOTE_ADDR").split(",") if h.strip()
+]
+AXES_VERBOSE = False
+# Sign-in failures and lockouts are logged (WARNING); every successful sign-in only with LOGIN_LOG_LEVEL=INFO.
+LOGGING["loggers"]["axes"] = {"level": os.environ.get("LOGIN_LOG_LEVEL", "WARNING")}

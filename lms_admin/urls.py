@@ -2,12 +2,14 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from archive import views as archive_views
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="enrollments:plan_list", permanent=False), name="home"),
+    path("", archive_views.home, name="home"),
     path("accounts/", include("lms_admin.accounts.urls")),
     path("plans/", include("enrollments.urls")),
     path("archive/", include("archive.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("lms_admin.api_urls")),
 ]

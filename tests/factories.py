@@ -100,3 +100,42 @@ def make_plan(*, courses: int = 2, materials_per_course: int = 2, template: bool
 def add_course(plan: LearningPlan, course: Course) -> None:
     position = plan.plan_courses.count()
     LearningPlanCourse.objects.create(learning_plan=plan, course=course, position=position)
+
+
+def enroll_in_bulk(
+    plan: LearningPlan,
+    count: int,
+    *,
+    prefix: str = "bulk",
+    status: int = 0,
+    start: datetime.datetime | None = None,
+    step: datetime.timedelta = datetime.timedelta(hours=1),
+) -> list:
+    """`count` new learners enrolled in `plan` with one INSERT each for users and enrollments.
+
+    Learner i is `<prefix><i:05d>` ("First<i> Last<i>"), enrolled at `start + i * step` (oldest first).
+    Passwords are unusable: log in with `client.force_login`.
+    """
+    from enrollments.models import LearningPlanEnrollment
+
+    start = start or timezone.now() - step * (count + 1)
+    users = User.objects.bulk_create(
+        User(
+            username=f"{prefix}{i:05d}",
+            first_name=f"First{i}",
+            last_name=f"Last{i}",
+            email=f"{prefix}{i:05d}@example.com",
+            password="!",
+        )
+        for i in range(count)
+    )
+    return LearningPlanEnrollment.objects.bulk_create(
+        LearningPlanEnrollment(
+            user=user,
+            learning_plan=plan,
+            enrolled_at=start + step * i,
+            validity_start=start + step * i,
+            status=status,
+        )
+        for i, user in enumerate(users)
+    )

@@ -3,8 +3,10 @@
 import datetime
 
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 
@@ -51,6 +53,11 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        # Trigram indexes serve the lists' "contains" search (UPPER(col) LIKE UPPER('%word%')) on many users.
+        indexes = [
+            GinIndex(OpClass(Upper(name), name="gin_trgm_ops"), name=f"user_{name}_trgm")
+            for name in ("username", "first_name", "last_name", "email")
+        ]
 
     def __str__(self) -> str:
         return self.display_name
@@ -91,3 +98,26 @@ class ManagerLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.manager} manages {self.employee} ({self.manager_type})"
+
+
+class ApiToken(models.Model):
+    """A bearer token for the JSON API. Only its sha256 is stored; the token itself is shown once."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    key_prefix = models.CharField(max_length=8, db_index=True, help_text="First characters of the token.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.key_prefix}… ({self.user.username})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -1,0 +1,22 @@
+"""`python manage.py purge_jobs`: delete finished archive jobs past their retention (SPEC §4.5)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from archive.background import purge_finished_jobs
+
+
+class Command(BaseCommand):
+    help = "Delete finished archive jobs older than ARCHIVE_JOB_RETENTION_DAYS; archived records keep their data."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days",
+            type=int,
+            default=settings.ARCHIVE_JOB_RETENTION_DAYS,
+            help="Keep jobs finished within this many days (default: %(default)s).",
+        )
+
+    def handle(self, *args, **options):
+        deleted = purge_finished_jobs(older_than_days=options["days"])
+        self.stdout.write(f"Deleted {deleted} finished job(s) older than {options['days']} days.")

@@ -1,0 +1,170 @@
+"""What an archive would do, computed from the data before the admin confirms (the pop-up's preview).
+
+Set-based: a preview of 10,000 enrollments costs the same handful of aggregate queries as a preview of one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Count, QuerySet
+
+from enrollments.models import (
+    CourseEnrollment,
+    EnrollmentStatus,
+    IssuedCertificate,
+    LearningPlan,
+    LearningPlanEnrollment,
+    MaterialTracking,
+    TrackingStatus,
+    TrainingMaterial,
+)
+from lms_admin.accounts.models import Level, ManagerLink, User
+from lms_admin.notifications.models import NotificationEvent, NotificationRule
+
+from .models import ArchiveMode
+from .services import SharedCourses, check_shared_courses, shared_course_message
+
+
+@dataclass
+class Preview:
+    """What archiving a selection with given options would do."""
+
+    mode: str
+    reset_tracking: bool
+    notify: bool
+    enrollments: int = 0
+    by_status: list[tuple[str, int]] = field(default_factory=list)
+    course_enrollments: int = 0
+    certificates_kept: int = 0
+    tracking_to_reset: int = 0
+    materials_total: int = 0
+    materials_to_redo: int | None = None  # single enrollment, re-enroll only
+    notifications: int = 0
+    shared_message: str = ""
+    skipped_shared: int = 0
+
+    @property
+    def notify_warning(self) -> bool:
+        return self.notify and self.enrollments > settings.ARCHIVE_NOTIFY_WARNING_THRESHOLD
+
+    @property
+    def to_archive(self) -> int:
+        return self.enrollments - self.skipped_shared
+
+    @property
+    def redo_text(self) -> str:
+        """What the learner will have to do again, in words."""
+        if self.mode == ArchiveMode.UNENROLL:
+            if self.reset_tracking:
+                return "Nothing for now: they leave the plan, and their progress in its materials is reset."
+            return "Nothing for now: they leave the plan; their progress is kept if they are enrolled again."
+        if self.materials_to_redo is None:
+            return (
+                "Every training material of the plan, from the start."
+                if self.reset_tracking
+                else "Only what they had not completed (typically material added since)."
+            )
+        if self.materials_to_redo == 0:
+            return "Nothing: every material is completed, so they are Completed again at once with a new certificate."
+        return f"{self.materials_to_redo} of {self.materials_total} training materials." + (
+            " Their progress is reset." if self.reset_tracking else " Completed materials stay completed."
+        )
+
+
+def _notifications(*, mode: str, users: QuerySet, enrollments: int, course_enrollments: int, plan_courses: int) -> int:
+    """Outbox rows the archive would write for the enabled rules (SPEC §4.6)."""
+    plan_events = [NotificationEvent.LP_ENROLLMENT_ARCHIVED]
+    course_events = [NotificationEvent.COURSE_ENROLLMENT_ARCHIVED]
+    if mode == ArchiveMode.REENROLL:
+        plan_events.append(NotificationEvent.LP_USER_ENROLLED)
+        course_per_learner = {NotificationEvent.COURSE_USER_ENROLLED: enrollments * plan_courses}
+    else:
+        plan_events.append(NotificationEvent.LP_USER_UNENROLLED)
+        course_per_learner = {NotificationEvent.COURSE_USER_UNENROLLED: course_enrollments}
+    rules = list(NotificationRule.objects.filter(enabled=True))
+    if not rules:
+        return 0
+    managers = superadmins = 0
+    if any(rule.to_managers for rule in rules):
+        managers = ManagerLink.objects.filter(employee__in=users).count()
+    if any(rule.to_superadmins for rule in rules):
+        superadmins = User.objects.filter(level=Level.SUPERADMIN, is_active=True).count()
+    total = 0
+    for rule in rules:
+        if rule.event in plan_events:
+            events = enrollments
+        elif rule.event in course_events:
+            events = course_enrollments
+        elif rule.event in course_per_learner:
+            events = course_per_learner[rule.event]
+        else:
+            continue
+        per_learner = managers / enrollments if enrollments else 0
+        recipients = (1 if rule.to_learner else 0) + (per_learner if rule.to_managers else 0)
+        total += round(events * recipients) + (events * superadmins if rule.to_superadmins else 0)
+    return total
+
+
+def preview_selection(
+    plan: LearningPlan,
+    selection: QuerySet[LearningPlanEnrollment],
+    *,
+    mode: str,
+    reset_tracking: bool,
+    notify: bool,
+    shares: SharedCourses | None = None,
+) -> Preview:
+    """The preview of archiving every enrollment of `selection` (enrollments of `plan`)."""
+    preview = Preview(mode=mode, reset_tracking=reset_tracking, notify=notify)
+    counts = dict(selection.order_by().values_list("status").annotate(n=Count("*")))
+    preview.by_status = [(label, counts.get(value, 0)) for value, label in EnrollmentStatus.choices]
+    preview.enrollments = sum(counts.values())
+    users = selection.order_by().values("user_id")
+    course_ids = list(plan.plan_courses.values_list("course_id", flat=True))
+    materials = TrainingMaterial.objects.filter(course_id__in=course_ids)
+    preview.materials_total = materials.count()
+    preview.course_enrollments = CourseEnrollment.objects.filter(course_id__in=course_ids, user_id__in=users).count()
+    preview.certificates_kept = IssuedCertificate.objects.filter(learning_plan=plan, user_id__in=users).count()
+    if reset_tracking:
+        preview.tracking_to_reset = MaterialTracking.objects.filter(material__in=materials, user_id__in=users).count()
+    if mode == ArchiveMode.UNENROLL:
+        shares = check_shared_courses(plan) if shares is None else shares
+        if shares:
+            preview.shared_message = shared_course_message(shares)
+            preview.skipped_shared = preview.enrollments
+    if notify and preview.to_archive:
+        preview.notifications = _notifications(
+            mode=mode,
+            users=users,
+            enrollments=preview.enrollments,
+            course_enrollments=preview.course_enrollments,
+            plan_courses=len(course_ids),
+        )
+    return preview
+
+
+def preview_one(
+    enrollment: LearningPlanEnrollment, *, mode: str, reset_tracking: bool, notify: bool, shares: SharedCourses
+) -> Preview:
+    """The preview of archiving one enrollment, with what the learner will have to redo."""
+    plan = enrollment.learning_plan
+    preview = preview_selection(
+        plan,
+        LearningPlanEnrollment.objects.filter(pk=enrollment.pk),
+        mode=mode,
+        reset_tracking=reset_tracking,
+        notify=notify,
+        shares=shares,
+    )
+    if mode == ArchiveMode.REENROLL:
+        completed = 0
+        if not reset_tracking:
+            completed = MaterialTracking.objects.filter(
+                user_id=enrollment.user_id,
+                material__course__plan_links__learning_plan=plan,
+                status=TrackingStatus.COMPLETED,
+            ).count()
+        preview.materials_to_redo = preview.materials_total - completed
+    return preview

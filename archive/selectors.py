@@ -1,0 +1,122 @@
+"""Who sees which archived records and jobs (SPEC §2), and the Archived view's filters.
+
+Every list, detail, download and API endpoint on archived records starts from
+`archived_enrollments_visible_to`, so a forgotten check is impossible rather than unlikely.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from lms_admin.accounts.models import User, UserStatus
+from lms_admin.accounts.roles import direct_report_ids, is_power_user, is_superadmin
+
+from .models import ArchivedPlanEnrollment, ArchiveJob
+
+ARCHIVED_FILTERS = ("archived_from", "archived_to", "archived_by", "user_status", "search")
+
+
+def archived_enrollments_visible_to(user: User) -> QuerySet[ArchivedPlanEnrollment]:
+    """Superadmins: all. Otherwise the union of: records of plans assigned to a power user, and
+    records of the user's direct reports (first level only), both through the live references."""
+    records = ArchivedPlanEnrollment.objects.all()
+    if not (user.is_authenticated and user.is_active):
+        return records.none()
+    if is_superadmin(user):
+        return records
+    visible = Q(user_id__in=direct_report_ids(user))
+    if is_power_user(user):
+        visible |= Q(learning_plan__power_users=user.pk)
+    # The power-user branch joins an M2M; filtering by ids keeps one row per record.
+    return records.filter(pk__in=ArchivedPlanEnrollment.objects.filter(visible).values("pk"))
+
+
+def get_archived_for(user: User, pk: Any) -> ArchivedPlanEnrollment:
+    """The archived record `pk` if `user` may see it; Http404 otherwise (also for records that never existed)."""
+    try:
+        return archived_enrollments_visible_to(user).select_related("certificate").get(pk=int(pk))
+    except (ArchivedPlanEnrollment.DoesNotExist, TypeError, ValueError, OverflowError) as exc:
+        raise Http404("No such archived enrollment.") from exc
+
+
+def _invalid(message: str) -> ValidationError:
+    return ValidationError(message, code="invalid_request")
+
+
+def _date(filters: Mapping[str, Any], name: str) -> datetime.date | None:
+    value = filters.get(name)
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime.datetime):
+        raise _invalid(f"{name} must be a date (YYYY-MM-DD).")
+    if isinstance(value, datetime.date):
+        return value
+    try:
+        return datetime.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise _invalid(f"{name} must be a date (YYYY-MM-DD), not {value!r}.") from exc
+
+
+def _start_of(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
+
+
+def filter_archived(records: QuerySet[ArchivedPlanEnrollment], filters: Mapping[str, Any]) -> QuerySet:
+    """Apply the Archived view's filters (empty values ignored); ValidationError(code="invalid_request") on bad ones.
+
+    archived_from / archived_to: inclusive dates (UTC days); archived_by: the archiving user's id;
+    user_status: the user's status as frozen at archive time; search: username, first or last name.
+    """
+    archived_from = _date(filters, "archived_from")
+    archived_to = _date(filters, "archived_to")
+    if archived_from and archived_to and archived_from > archived_to:
+        raise _invalid("archived_from must not be after archived_to.")
+    if archived_from:
+        records = records.filter(archived_at__gte=_start_of(archived_from))
+    if archived_to:
+        if archived_to >= datetime.date.max:
+            raise _invalid("archived_to is out of range.")
+        records = records.filter(archived_at__lt=_start_of(archived_to + datetime.timedelta(days=1)))
+
+    archived_by = filters.get("archived_by")
+    if archived_by not in (None, ""):
+        try:
+            archived_by_id = int(archived_by)
+        except (TypeError, ValueError) as exc:
+            raise _invalid(f"archived_by must be a user id, not {archived_by!r}.") from exc
+        if not 1 <= archived_by_id < 2**63:
+            raise _invalid("archived_by is out of range.")
+        records = records.filter(archived_by_id=archived_by_id)
+
+    user_status = filters.get("user_status")
+    if user_status not in (None, ""):
+        if user_status not in UserStatus.values:
+            raise _invalid(f"user_status must be one of {', '.join(UserStatus.values)}.")
+        records = records.filter(user_status=user_status)
+
+    search = str(filters.get("search") or "").strip()
+    for term in search.split()[:5]:
+        records = records.filter(
+            Q(user_username__icontains=term) | Q(user_first_name__icontains=term) | Q(user_last_name__icontains=term)
+        )
+    return records
+
+
+def jobs_visible_to(user: User) -> QuerySet[ArchiveJob]:
+    """Background jobs: superadmins see all of them, nobody else any."""
+    jobs = ArchiveJob.objects.all()
+    return jobs if is_superadmin(user) else jobs.none()
+
+
+def get_job_for(user: User, pk: Any) -> ArchiveJob:
+    """The job `pk` if `user` may see it; Http404 otherwise."""
+    try:
+        return jobs_visible_to(user).get(pk=int(pk))
+    except (ArchiveJob.DoesNotExist, TypeError, ValueError, OverflowError) as exc:
+        raise Http404("No such job.") from exc

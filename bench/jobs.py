@@ -1,0 +1,258 @@
+"""Benchmark of background archive jobs end to end (SPEC §9): submit → running, and the 10,000 job through a
+real `run_worker` process, with the worker's peak RSS.
+
+`run()` creates a scratch database seeded by bench.engine's seeding (the SPEC §9 bench data: 5 courses × 5
+materials, 10,000 learners, tracking for every (learner, material), 10% Completed with a certificate, every
+notification rule enabled), starts a private redis-server, and measures in a child process that starts one
+worker and submits the jobs the way the pages do (`start_archive_job`).
+
+    python -m bench --only jobs [--quick]      # or: python -m bench.jobs [--quick]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+WORK_DB = "lms_bench_jobs"
+LEARNERS = 10_000
+QUICK_LEARNERS = 1_000
+LATENCY_JOBS = 5
+E2E_FLOOR_SECONDS = 10.6  # SPEC §9: hand-written set-based SQL, re-enroll keep with notifications
+E2E_TARGET_SECONDS = 16.0
+LATENCY_TARGET_SECONDS = 1.0
+RSS_TARGET_MB = 300.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(quick: bool = False) -> list[dict]:
+    """Seed a fresh database with bench.engine's seeding, then measure in a child process against it, with a
+    worker on a private redis-server (or Redis database 13 of the configured one when none can be started)."""
+    from django.conf import settings
+
+    from bench.engine import _child, _database_url, _drop, _recreate, _scratch_redis_url
+
+    learners = QUICK_LEARNERS if quick else LEARNERS
+    base_url = settings.DATABASE_URL
+    scratch = Path(tempfile.mkdtemp(prefix="lms-bench-jobs-"))
+    redis = _private_redis()
+    try:
+        _recreate(base_url, WORK_DB)
+        database = _database_url(base_url, WORK_DB)
+        sizes = _child(["seed", "--learners", str(learners)], database=database, media=scratch / "media")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database,
+            "MEDIA_ROOT": str(scratch / "media"),
+            "REDIS_URL": redis.url if redis else _scratch_redis_url(),
+            "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.jobs", "measure"],
+            cwd=REPO_ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    finally:
+        if redis:
+            redis.stop()
+        _drop(base_url, WORK_DB)
+        shutil.rmtree(scratch, ignore_errors=True)
+    data = (
+        f"1 plan (5 courses × 5 materials), {sizes['enrollments']:,} enrollments, {sizes['tracking']:,} tracking "
+        f"rows, {sizes['certificates']:,} certificates, batch {sizes['batch_size']}, one worker"
+    )
+    scale = learners / LEARNERS
+    return [
+        {
+            "figure": "Job: submit → running (warm worker, median of 5)",
+            "floor": "—",
+            "target": f"≤ {LATENCY_TARGET_SECONDS:.0f} s",
+            "measured": f"{result['latency'] * 1000:.0f} ms",
+            "ratio": round(result["latency"] / LATENCY_TARGET_SECONDS, 2),
+            "data": "2-enrollment jobs, notifications off",
+        },
+        {
+            "figure": f"Job: archive {result['total']:,}, re-enroll keep, notifications on, submit → completed",
+            "floor": f"{E2E_FLOOR_SECONDS * scale:.1f} s",
+            "target": f"≤ {E2E_TARGET_SECONDS * scale:g} s",
+            "measured": f"{result['seconds']:.1f} s",
+            "ratio": round(result["seconds"] / (E2E_FLOOR_SECONDS * scale), 2),
+            "data": (
+                f"{data}; {result['status']}, {result['counts']}; queued {result['wait_before_start']:.1f} s, "
+                f"running {result['run_seconds']:.1f} s"
+            ),
+        },
+        {
+            "figure": f"Job: worker peak RSS during the {result['total']:,} job (largest process of its tree)",
+            "floor": "—",
+            "target": f"≤ {RSS_TARGET_MB:.0f} MB",
+            "measured": f"{result['rss_mb']:.0f} MB",
+            "ratio": round(result["rss_mb"] / RSS_TARGET_MB, 2),
+            "data": data,
+        },
+    ]
+
+
+def _private_redis():
+    import shutil as _shutil
+
+    from tests.workers import PrivateRedis
+
+    if not _shutil.which("redis-server"):
+        return None
+    server = PrivateRedis()
+    server.start()
+    return server
+
+
+def _bench_admin():
+    from lms_admin.accounts.models import Level, User
+
+    user, _ = User.objects.get_or_create(username="bench_admin", defaults={"level": Level.SUPERADMIN, "password": "!"})
+    return user
+
+
+class _Worker:
+    """One `run_worker` process on the bench database, its process tree's peak RSS sampled every 20 ms."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+        self.peak_rss = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> _Worker:
+        from django.conf import settings
+
+        from tests.workers import current_database_url, registered_worker_names, wait_for
+
+        self.name = f"bench-worker-{os.getpid()}"
+        env = {
+            **os.environ,
+            "DATABASE_URL": current_database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
+        }
+        self.log = open(os.environ.get("BENCH_WORKER_LOG", os.devnull), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "run_worker", "--name", self.name],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: self.name in registered_worker_names(settings.REDIS_URL), timeout=60)
+        threading.Thread(target=self._sample, daemon=True).start()
+        return self
+
+    def _sample(self) -> None:
+        import psutil
+
+        root = psutil.Process(self.proc.pid)
+        while not self._stop.is_set():
+            try:
+                for process in [root, *root.children(recursive=True)]:
+                    self.peak_rss = max(self.peak_rss, process.memory_info().rss)
+            except psutil.NoSuchProcess:
+                pass
+            time.sleep(0.02)
+
+    def __exit__(self, *exc) -> None:
+        from tests.workers import stop_process_tree
+
+        self._stop.set()
+        stop_process_tree(self.proc)
+        self.log.close()
+
+
+def _wait_status(job_id: int, statuses: set[str], timeout: float) -> float:
+    """Poll the job row until its status is one of `statuses`; returns the monotonic time it was seen."""
+    from archive.models import ArchiveJob
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ArchiveJob.objects.filter(pk=job_id, status__in=statuses).exists():
+            return time.monotonic()
+        time.sleep(0.002)
+    raise RuntimeError(f"archive job #{job_id} did not reach {statuses} within {timeout} s")
+
+
+def _wait_idle(worker_name: str, timeout: float = 120) -> None:
+    import django_rq
+    from django.conf import settings
+    from rq import Worker
+
+    from tests.workers import wait_for
+
+    def idle() -> bool:
+        connection = django_rq.get_connection("archive")
+        queues_empty = all(django_rq.get_queue(name).count == 0 for name in settings.RQ_QUEUE_NAMES)
+        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + worker_name, connection=connection)
+        return queues_empty and worker is not None and worker.get_state() == "idle"
+
+    wait_for(idle, timeout=timeout, interval=0.1, message="the bench worker did not become idle")
+
+
+def measure() -> dict:
+    """In the child, on the seeded database: submit → running on a warm worker, then the whole plan as one job."""
+    from archive.background import start_archive_job
+    from archive.models import ArchiveJob
+    from bench.engine import PLAN_CODE
+    from enrollments.models import LearningPlan
+
+    plan = LearningPlan.objects.get(code=PLAN_CODE)
+    admin = _bench_admin()
+    ids = list(plan.enrollments.order_by("pk").values_list("pk", flat=True))
+    with _Worker() as worker:
+        latencies = []
+        for n in range(LATENCY_JOBS):
+            pair = ids[2 * n : 2 * n + 2]
+            started = time.monotonic()
+            job = start_archive_job(learning_plan=plan, actor=admin, mode="reenroll", notify=False, enrollment_ids=pair)
+            latencies.append(_wait_status(job.pk, {"running", "completed"}, timeout=60) - started)
+            _wait_status(job.pk, {"completed"}, timeout=60)
+        _wait_idle(worker.name)  # the certificates those re-enrollments issued are rendered first
+        worker.peak_rss = 0
+
+        started = time.monotonic()
+        job = start_archive_job(learning_plan=plan, actor=admin, mode="reenroll", select_all_filters={})
+        _wait_status(job.pk, {"completed", "failed", "cancelled"}, timeout=900)
+        seconds = time.monotonic() - started
+        job = ArchiveJob.objects.get(pk=job.pk)
+        peak_mb = worker.peak_rss / 1024 / 1024
+    return {
+        "latency": statistics.median(latencies),
+        "seconds": seconds,
+        "total": job.total,
+        "status": job.status,
+        "counts": job.counts,
+        "rss_mb": peak_mb,
+        "wait_before_start": (job.started_at - job.created_at).total_seconds(),
+        "run_seconds": (job.finished_at - job.started_at).total_seconds(),
+        "attempts": job.attempts,
+    }
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lms_admin.settings")
+    sys.path.insert(0, str(REPO_ROOT))
+    import django
+
+    django.setup()
+    if sys.argv[1:] == ["measure"]:
+        print(json.dumps(measure()))
+    else:
+        for row in run(quick="--quick" in sys.argv):
+            print(f"{row['figure']:<90} {row['target']:>9} {row['measured']:>10}  ratio {row['ratio']}")

@@ -1,0 +1,204 @@
+"""SPEC §4.6: archiving writes one outbox row per (event, recipient, enrollment, round[, course]); the sender
+delivers each row once."""
+
+from __future__ import annotations
+
+import importlib
+import threading
+
+import django_rq
+import pytest
+from django.core import mail
+from django.db import connection
+
+from archive.services import archive_enrollments
+from enrollments.services import enroll_user
+from lms_admin.notifications.jobs import send_outbox
+from lms_admin.notifications.models import NotificationRule, OutboxMessage
+from lms_admin.notifications.services import NOTIFICATIONS_QUEUE
+from tests.factories import ManagerLinkFactory, SuperadminFactory, UserFactory, make_plan
+from tests.workers import wait_for
+
+
+def default_rules() -> None:
+    """The six rules of the data migration (transactional tests flush them with every table)."""
+    rules = importlib.import_module("lms_admin.notifications.migrations.0002_default_rules").DEFAULT_RULES
+    for event, (subject, body) in rules.items():
+        NotificationRule.objects.get_or_create(
+            event=event, defaults={"subject_template": subject, "body_template": body}
+        )
+
+
+@pytest.fixture
+def rules(db):
+    default_rules()
+
+
+@pytest.fixture
+def locmem(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox = []
+
+
+@pytest.fixture
+def plan(db):
+    return make_plan(courses=2, materials_per_course=1, title="Ladder safety")
+
+
+def rows() -> list[tuple[str, str, str | None]]:
+    return sorted(
+        OutboxMessage.objects.values_list("event", "recipient__username", "context__course_title").order_by("id")
+    )
+
+
+@pytest.mark.django_db
+def test_reenroll_writes_the_archived_and_enrolled_events_for_the_learner(rules, plan, learner, superadmin):
+    enrollment = enroll_user(user=learner, learning_plan=plan)
+    titles = list(plan.plan_courses.order_by("position").values_list("course__title", flat=True))
+
+    archive_enrollments(enrollment_ids=[enrollment.pk], actor=superadmin, mode="reenroll")
+
+    assert rows() == sorted(
+        [("lp_enrollment_archived", "learner", None), ("lp_user_enrolled", "learner", None)]
+        + [("course_enrollment_archived", "learner", t) for t in titles]
+        + [("course_user_enrolled", "learner", t) for t in titles]
+    )
+    message = OutboxMessage.objects.get(event="lp_user_enrolled")
+    assert message.recipient_email == learner.email and message.sent_at is None
+    assert message.dedupe_key == f"lp_user_enrolled:{enrollment.pk}:1:-:{learner.pk}"
+    assert (message.context["plan_title"], message.context["round"], message.context["next_round"]) == (
+        "Ladder safety",
+        1,
+        2,
+    )
+
+
+@pytest.mark.django_db
+def test_unenroll_writes_the_archived_and_unenrolled_events(rules, plan, learner, superadmin):
+    enrollment = enroll_user(user=learner, learning_plan=plan)
+
+    archive_enrollments(enrollment_ids=[enrollment.pk], actor=superadmin, mode="unenroll")
+
+    events = sorted(OutboxMessage.objects.values_list("event", flat=True))
+    assert events == sorted(
+        ["lp_enrollment_archived", "lp_user_unenrolled"]
+        + ["course_enrollment_archived"] * 2
+        + ["course_user_unenrolled"] * 2
+    )
+
+
+@pytest.mark.django_db
+def test_rules_choose_the_recipients(rules, plan, learner, superadmin):
+    manager = UserFactory(username="boss")
+    ManagerLinkFactory(manager=manager, employee=learner)
+    SuperadminFactory(username="other_admin")
+    NotificationRule.objects.filter(event="lp_enrollment_archived").update(
+        to_learner=False, to_managers=True, to_superadmins=True
+    )
+    NotificationRule.objects.exclude(event="lp_enrollment_archived").update(enabled=False)
+    enrollment = enroll_user(user=learner, learning_plan=plan)
+
+    archive_enrollments(enrollment_ids=[enrollment.pk], actor=superadmin, mode="reenroll")
+
+    assert rows() == [
+        ("lp_enrollment_archived", "boss", None),
+        ("lp_enrollment_archived", "other_admin", None),
+        ("lp_enrollment_archived", superadmin.username, None),
+    ]
+
+
+@pytest.mark.django_db
+def test_no_rows_with_notify_off_or_for_disabled_rules(rules, plan, learner, superadmin):
+    other = UserFactory()
+    quiet = enroll_user(user=learner, learning_plan=plan)
+    archive_enrollments(enrollment_ids=[quiet.pk], actor=superadmin, mode="reenroll", notify=False)
+    assert not OutboxMessage.objects.exists()
+
+    NotificationRule.objects.filter(event__startswith="course_").update(enabled=False)
+    loud = enroll_user(user=other, learning_plan=plan)
+    archive_enrollments(enrollment_ids=[loud.pk], actor=superadmin, mode="reenroll")
+    assert sorted(OutboxMessage.objects.values_list("event", flat=True)) == [
+        "lp_enrollment_archived",
+        "lp_user_enrolled",
+    ]
+
+
+@pytest.mark.django_db
+def test_the_sender_is_enqueued_once_per_batch_after_commit(
+    rules, plan, superadmin, settings, django_capture_on_commit_callbacks
+):
+    settings.ARCHIVE_BATCH_SIZE = 2
+    queue = django_rq.get_queue(NOTIFICATIONS_QUEUE)
+    queue.empty()
+    ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(4)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll")
+    assert queue.count == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll", notify=False)
+    assert queue.count == 2  # nothing to send, nothing enqueued
+    queue.empty()
+
+
+@pytest.mark.django_db
+def test_the_sender_delivers_each_row_once_even_when_run_twice(rules, plan, superadmin, locmem):
+    learners = [UserFactory() for _ in range(3)]
+    ids = [enroll_user(user=u, learning_plan=plan).pk for u in learners]
+    archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll")
+    expected = OutboxMessage.objects.count()
+    assert expected == 3 * 6
+
+    assert send_outbox(batch_size=4) == expected
+    assert send_outbox(batch_size=4) == 0
+
+    assert len(mail.outbox) == expected
+    assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
+    to_first = [m for m in mail.outbox if m.to == [learners[0].email]]
+    plan_archived = [m for m in to_first if m.subject == "Your enrollment in Ladder safety was archived"]
+    assert len(to_first) == 6 and len(plan_archived) == 1
+    assert plan_archived[0].body.startswith(f"Hello {learners[0].display_name},")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_senders_running_at_once_deliver_each_row_once(superadmin, locmem):
+    default_rules()
+    plan = make_plan(courses=2, materials_per_course=1)
+    ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(20)]
+    archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="unenroll")
+    expected = OutboxMessage.objects.count()
+    barrier = threading.Barrier(2)
+    sent, errors = [], []
+
+    def sender() -> None:
+        try:
+            barrier.wait(timeout=30)
+            sent.append(send_outbox(batch_size=5))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert not errors and sum(sent) == expected == 20 * 6
+    assert len(mail.outbox) == expected
+    delivered = sorted((m.to[0], m.subject) for m in mail.outbox)
+    assert len(set(delivered)) == len(delivered) == expected
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_drains_the_outbox_after_an_archive(rq_worker, superadmin):
+    default_rules()
+    plan = make_plan(courses=1, materials_per_course=1)
+    enrollment = enroll_user(user=UserFactory(), learning_plan=plan)
+
+    archive_enrollments(enrollment_ids=[enrollment.pk], actor=superadmin, mode="reenroll")
+
+    assert OutboxMessage.objects.count() == 4
+    wait_for(lambda: not OutboxMessage.objects.filter(sent_at__isnull=True).exists(), timeout=60)
