@@ -154,13 +154,14 @@ class ArchivedPlanEnrollment(models.Model):
     enrollment_id = models.BigIntegerField(help_text="Id of the live enrollment archived (a copy).")
     round = models.PositiveIntegerField()
 
-    # User (live reference + frozen copies)
+    # User (live reference + frozen copies). Indexed by ape_user_idx (user, -archived_at).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="archived_plan_enrollments",
+        db_index=False,
     )
     user_number = models.BigIntegerField("user ID")
     user_display_name = models.CharField(max_length=301)
@@ -175,13 +176,14 @@ class ArchivedPlanEnrollment(models.Model):
     user_level = models.CharField(max_length=16)
     user_status = models.CharField(max_length=16, help_text="active, deactivated or expired at archive time.")
 
-    # Learning plan (live reference + frozen copies)
+    # Learning plan (live reference + frozen copies). Indexed by ape_plan_archived_idx (learning_plan, ...).
     learning_plan = models.ForeignKey(
         "enrollments.LearningPlan",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="archived_enrollments",
+        db_index=False,
     )
     plan_number = models.BigIntegerField("learning plan ID")
     plan_title = models.CharField(max_length=255)

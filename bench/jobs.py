@@ -35,10 +35,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def run(quick: bool = False) -> list[dict]:
     """Seed a fresh database with bench.engine's seeding, then measure in a child process against it, with a
-    worker on a private redis-server (or Redis database 13 of the configured one when none can be started)."""
+    worker on a private redis-server (or the configured Redis when none can be started)."""
     from django.conf import settings
 
-    from bench.engine import _child, _database_url, _drop, _recreate, _scratch_redis_url
+    from bench.engine import _child, _database_url, _drop, _recreate
 
     learners = QUICK_LEARNERS if quick else LEARNERS
     base_url = settings.DATABASE_URL
@@ -52,7 +52,7 @@ def run(quick: bool = False) -> list[dict]:
             **os.environ,
             "DATABASE_URL": database,
             "MEDIA_ROOT": str(scratch / "media"),
-            "REDIS_URL": redis.url if redis else _scratch_redis_url(),
+            "REDIS_URL": redis.url if redis else settings.REDIS_URL,
             "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
         }
         done = subprocess.run(
