@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from django import forms
-from django.db.models import QuerySet
 
 from lms_admin.accounts.models import UserStatus
 
-from .models import ArchivedPlanEnrollment
+from .selectors import archivers_of_plan
 
 
 class ArchivedFilterForm(forms.Form):
@@ -27,12 +26,7 @@ class ArchivedFilterForm(forms.Form):
         required=False, label="User status (when archived)", choices=[("", "Any user status"), *UserStatus.choices]
     )
 
-    def __init__(self, data, *, records: QuerySet[ArchivedPlanEnrollment]) -> None:
+    def __init__(self, data, *, learning_plan_id: int) -> None:
         super().__init__(data)
-        archivers = (
-            records.order_by("archived_by_username")
-            .exclude(archived_by=None)
-            .values_list("archived_by_id", "archived_by_username")
-            .distinct()
-        )
+        archivers = archivers_of_plan(learning_plan_id)
         self.fields["archived_by"].choices = [("", "Anyone"), *((str(pk), name) for pk, name in archivers)]

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import CharField, Func, Q, QuerySet
 from django.http import Http404
 
 from lms_admin.accounts.models import User, UserStatus
@@ -67,6 +68,16 @@ def _start_of(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
 
 
+class FrozenNames(Func):
+    """The frozen username, first and last name in capitals: the expression the trigram index ape_names_trgm
+    covers, so a search stays an index lookup at a million records (a term never spans two names: terms
+    are split on spaces)."""
+
+    template = "upper(user_username || ' ' || user_first_name || ' ' || user_last_name)"
+    arity = 0
+    output_field = CharField()
+
+
 def filter_archived(records: QuerySet[ArchivedPlanEnrollment], filters: Mapping[str, Any]) -> QuerySet:
     """Apply the Archived view's filters (empty values ignored); ValidationError(code="invalid_request") on bad ones.
 
@@ -101,10 +112,10 @@ def filter_archived(records: QuerySet[ArchivedPlanEnrollment], filters: Mapping[
         records = records.filter(user_status=user_status)
 
     search = str(filters.get("search") or "").strip()
+    if search:
+        records = records.alias(frozen_names=FrozenNames())
     for term in search.split()[:5]:
-        records = records.filter(
-            Q(user_username__icontains=term) | Q(user_first_name__icontains=term) | Q(user_last_name__icontains=term)
-        )
+        records = records.filter(frozen_names__contains=term.upper())
     return records
 
 
@@ -120,3 +131,29 @@ def get_job_for(user: User, pk: Any) -> ArchiveJob:
         return jobs_visible_to(user).get(pk=int(pk))
     except (ArchiveJob.DoesNotExist, TypeError, ValueError, OverflowError) as exc:
         raise Http404("No such job.") from exc
+
+
+ARCHIVERS_SQL = """
+WITH RECURSIVE archivers(id) AS (
+    (SELECT archived_by_id FROM archive_archivedplanenrollment
+     WHERE learning_plan_id = %(plan)s AND archived_by_id IS NOT NULL
+     ORDER BY archived_by_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT a.archived_by_id FROM archive_archivedplanenrollment a
+            WHERE a.learning_plan_id = %(plan)s AND a.archived_by_id > archivers.id
+            ORDER BY a.archived_by_id LIMIT 1)
+    FROM archivers WHERE archivers.id IS NOT NULL
+)
+SELECT u.id, u.username FROM archivers JOIN accounts_user u ON u.id = archivers.id ORDER BY u.username
+"""
+
+
+def archivers_of_plan(learning_plan_id: int) -> list[tuple[int, str]]:
+    """(id, username) of everyone who archived an enrollment of the plan and still exists.
+
+    A skip scan over ape_plan_by_idx: one index probe per distinct archiver, however many records
+    the plan has (a DISTINCT over 100,000 records took half a second).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(ARCHIVERS_SQL, {"plan": learning_plan_id})
+        return [(pk, username) for pk, username in cursor.fetchall()]

@@ -291,7 +291,9 @@ def page_archived(request: HttpRequest, records: QuerySet, *, sort: str, per_pag
             query[name] = str(value)
         return f"{request.path}?{query.urlencode()}"
 
-    exact = not (request.GET.get("search") or "").strip()
+    # Exact counts for the whole plan (an index-only count); filtered views count up to COUNT_CAP, because a
+    # filter that keeps most of 100,000 records would otherwise cost a scan of them all.
+    exact = not any((request.GET.get(name) or "").strip() for name in ARCHIVED_FILTER_NAMES)
     counted = records.count() if exact else records[: COUNT_CAP + 1].count()
     total = counted if exact or counted <= COUNT_CAP else None
     if sort == DEFAULT_ARCHIVED_SORT:
@@ -369,7 +371,7 @@ def archived_list(request: HttpRequest, plan_id: int) -> HttpResponse:
     records = archived_enrollments_visible_to(request.user).filter(learning_plan=plan)
     notices: list[str] = []
     sort, per_page = _list_options(request, notices)
-    filter_form = ArchivedFilterForm(request.GET or None, records=records)
+    filter_form = ArchivedFilterForm(request.GET or None, learning_plan_id=plan.pk)
     filter_error, page = "", None
     try:
         filtered = filter_archived(records, request.GET)

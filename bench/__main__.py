@@ -77,7 +77,12 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-SECTION_TITLES = {"engine": "Archiving engine", "list": "List views", "jobs": "Background jobs"}
+SECTION_TITLES = {
+    "engine": "Archiving engine",
+    "list": "List views",
+    "archived": "Archived view",
+    "jobs": "Background jobs",
+}
 
 
 def sections_on_file() -> dict[str, str]:
