@@ -39,21 +39,29 @@ WITH pairs AS MATERIALIZED (
     FROM pairs
     LEFT JOIN totals ON totals.course_id = pairs.course_id
     LEFT JOIN progress ON progress.user_id = pairs.user_id AND progress.course_id = pairs.course_id
+), decided AS (
+    SELECT ce.id,
+           CASE
+               WHEN ce.manually_completed_at IS NOT NULL THEN 2
+               WHEN computed.total > 0 AND computed.done = computed.total THEN 2
+               WHEN computed.attempted > 0 THEN 1
+               ELSE 0 END AS status,
+           CASE
+               WHEN ce.manually_completed_at IS NOT NULL
+                   THEN greatest(ce.manually_completed_at, computed.last_done)
+               WHEN computed.total > 0 AND computed.done = computed.total THEN computed.last_done
+               ELSE NULL END AS completed_at
+    FROM computed
+    JOIN enrollments_courseenrollment ce ON ce.user_id = computed.user_id AND ce.course_id = computed.course_id
 )
+-- Only rows whose status or completion date changes are written (and get a new updated_at).
 UPDATE enrollments_courseenrollment ce SET
-    status = CASE
-        WHEN ce.manually_completed_at IS NOT NULL THEN 2
-        WHEN computed.total > 0 AND computed.done = computed.total THEN 2
-        WHEN computed.attempted > 0 THEN 1
-        ELSE 0 END,
-    completed_at = CASE
-        WHEN ce.manually_completed_at IS NOT NULL
-            THEN greatest(ce.manually_completed_at, computed.last_done)
-        WHEN computed.total > 0 AND computed.done = computed.total THEN computed.last_done
-        ELSE NULL END,
+    status = decided.status,
+    completed_at = decided.completed_at,
     updated_at = %(now)s
-FROM computed
-WHERE ce.user_id = computed.user_id AND ce.course_id = computed.course_id
+FROM decided
+WHERE ce.id = decided.id
+  AND (ce.status, ce.completed_at) IS DISTINCT FROM (decided.status, decided.completed_at)
 """
 
 PLAN_STATUS_SQL = """
