@@ -732,6 +732,7 @@ def render_certificates_now(certificate_ids: Sequence[int]) -> int:
 # (days before the demo's clock, share of the eligible enrollments archived then, reset tracking)
 ARCHIVE_ROUNDS = ((90, 0.1, False), (30, 0.06, True))
 TEAM_CERTIFICATES_RENDERED = 6
+MAX_ARCHIVED_PER_ROUND = 400
 DEMO_JOB_SIZE = 12
 
 
@@ -764,6 +765,11 @@ def add_archive_history(options: DemoOptions) -> ArchiveHistory:
             .values_list("pk", "user_id")
         )
         chosen = [pk for pk, user_id in candidates if user_id in team or rng.random() < share]
+        if len(chosen) > MAX_ARCHIVED_PER_ROUND:  # a few hundred records whatever the demo's size; the team first
+            team_enrollments = {pk for pk, user_id in candidates if user_id in team}
+            others = [pk for pk in chosen if pk not in team_enrollments]
+            kept = set(others[: max(0, MAX_ARCHIVED_PER_ROUND - len(team_enrollments))]) | team_enrollments
+            chosen = [pk for pk in chosen if pk in kept]
         # The team's certificates get their PDFs first, so their archived copies can be downloaded.
         team_certificates = list(
             IssuedCertificate.objects.filter(
