@@ -135,3 +135,10 @@ def test_production_settings_pass_the_deployment_checklist():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_the_migration_check_needs_no_secret_key():
+    result = manage_in_production("makemigrations", "--check", "--dry-run", DEBUG="0")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No changes detected" in result.stdout
