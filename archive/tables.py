@@ -5,6 +5,8 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.safestring import mark_safe
 
+from enrollments.tables import actions_column
+
 # Sort keys of the Archived view: column name → fields (the id breaks ties).
 ARCHIVED_SORTS: dict[str, tuple[str, ...]] = {
     "user": ("user_last_name", "user_first_name", "user_username"),
@@ -35,12 +37,7 @@ class ArchivedEnrollmentTable(tables.Table):
     plan_status = tables.Column(verbose_name="Plan status at archive")
     completed_at = tables.Column(verbose_name="Completed")
     certificate = tables.Column(empty_values=(), verbose_name="Certificate", orderable=False)
-    actions = tables.Column(
-        empty_values=(),
-        verbose_name=mark_safe('<span class="visually-hidden">Actions</span>'),
-        orderable=False,
-        attrs={"th": {"class": "actions"}},
-    )
+    actions = actions_column()
 
     class Meta:
         template_name = "archive/includes/archived_table.html"

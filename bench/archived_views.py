@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from urllib.parse import quote
 
-from bench.list_views import TARGET_MS, TARGET_QUERIES, _bench_admin, _measure
+from bench.list_views import _bench_admin, measure_pages, print_rows
 
 PLANS = 10
 PER_PLAN = 100_000
@@ -126,26 +126,7 @@ def run() -> list[dict]:
         ("search “First4242”", f"{base}?search=First4242"),
     ]
     data = f"{PLANS} plans, {ArchivedPlanEnrollment.objects.count():,} archived records, {total:,} in the plan shown"
-    rows = []
-    for label, url in pages:
-        ms, queries, status = _measure(client, url)
-        if status != 200:
-            raise RuntimeError(f"{url} answered {status}")
-        for kind, measured, target, ratio in (
-            ("server time", f"{ms:.1f} ms", f"≤ {TARGET_MS:.0f} ms", ms / TARGET_MS),
-            ("queries", str(queries), f"≤ {TARGET_QUERIES}", queries / TARGET_QUERIES),
-        ):
-            rows.append(
-                {
-                    "figure": f"Archived view, {label}: {kind}",
-                    "floor": "—",
-                    "target": target,
-                    "measured": measured,
-                    "ratio": round(ratio, 2),
-                    "data": data,
-                }
-            )
-    return rows
+    return measure_pages(client, "Archived view", pages, data)
 
 
 if __name__ == "__main__":
@@ -153,5 +134,4 @@ if __name__ == "__main__":
     import django
 
     django.setup()
-    for row in run():
-        print(f"{row['figure']:<80} {row['target']:>9} {row['measured']:>10}  ratio {row['ratio']}")
+    print_rows(run())

@@ -9,6 +9,16 @@ from django_tables2.data import TableListData
 from .models import LearningPlan
 
 
+def actions_column() -> tables.Column:
+    """The row ellipsis menu's column: no sorting, a heading only screen readers hear."""
+    return tables.Column(
+        empty_values=(),
+        verbose_name=mark_safe('<span class="visually-hidden">Actions</span>'),
+        orderable=False,
+        attrs={"th": {"class": "actions"}},
+    )
+
+
 class PreparedRows(TableListData):
     """Rows the selector already paged and ordered: the table shows them as they are."""
 
@@ -58,12 +68,7 @@ class ActiveEnrollmentTable(tables.Table):
     validity = tables.Column(empty_values=(), verbose_name="Validity")
     completed_at = tables.Column(verbose_name="Completed")
     round = tables.Column(verbose_name="Round", attrs={"th": {"class": "num"}})
-    actions = tables.Column(
-        empty_values=(),
-        verbose_name=mark_safe('<span class="visually-hidden">Actions</span>'),
-        orderable=False,
-        attrs={"th": {"class": "actions"}},
-    )
+    actions = actions_column()
 
     class Meta:
         template_name = "enrollments/includes/active_table.html"
