@@ -84,6 +84,7 @@ def test_the_modal_shell_takes_focus_closes_on_escape_and_gives_focus_back(live_
     page.get_by_label("Password").fill("forklift-admin")
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Learning plans")).to_be_visible()
+    page.wait_for_function("() => window.htmx !== undefined")  # htmx loads deferred, after the heading shows
     page.evaluate(
         """() => {
             const opener = document.createElement("button");
