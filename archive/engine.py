@@ -256,6 +256,10 @@ REENROLL_SQL = (
         enrolled_at = EXCLUDED.enrolled_at,
         enrolled_by_id = EXCLUDED.enrolled_by_id,
         updated_at = EXCLUDED.updated_at,
+        -- With the tracking reset nothing is left done: Not started, written here once. The status recompute
+        -- that follows agrees and writes nothing (a second write of the same rows doubles their cost).
+        status = CASE WHEN %(reset)s THEN 0 ELSE enrollments_courseenrollment.status END,
+        completed_at = CASE WHEN %(reset)s THEN NULL ELSE enrollments_courseenrollment.completed_at END,
         manually_completed_at = CASE WHEN %(reset)s THEN NULL
                                      ELSE enrollments_courseenrollment.manually_completed_at END
 
