@@ -24,6 +24,16 @@ from django.db import connection, models, transaction
 
 from lms_admin.accounts.models import Level, ManagerLink, User
 
+from .demo_data import (
+    CERTIFICATE_TEMPLATES,
+    COURSE_SUBJECTS,
+    FIRST_NAMES,
+    LANGUAGE_WEIGHTS,
+    LANGUAGES,
+    LAST_NAMES,
+    MATERIAL_KINDS,
+    PLAN_TITLES,
+)
 from .models import (
     CertificateTemplate,
     Course,
@@ -57,73 +67,6 @@ LOADED_MODELS = [
     IssuedCertificate,
 ]
 
-FIRST_NAMES = [
-    "Aaliyah", "Adrien", "Aiko", "Alejandro", "Amara", "Anders", "Anika", "Arjun", "Beatriz", "Bjorn",
-    "Carmen", "Chen", "Chiara", "Dario", "Dmitri", "Elif", "Emeka", "Emma", "Farah", "Felix",
-    "Freya", "Gabriel", "Hana", "Hugo", "Ines", "Isak", "Jamal", "Jana", "Jonas", "Kaito",
-    "Kavya", "Lars", "Leila", "Lena", "Luca", "Maya", "Mateo", "Mei", "Nadia", "Nils",
-    "Noah", "Olga", "Omar", "Paula", "Priya", "Rafael", "Rosa", "Sami", "Sofia", "Tariq",
-    "Thea", "Tomas", "Valentina", "Wei", "Yara", "Yusuf", "Zoe", "Ivan", "Marta", "Oscar",
-]  # fmt: skip
-LAST_NAMES = [
-    "Abe", "Almeida", "Andersen", "Bauer", "Bianchi", "Brennan", "Castro", "Costa", "Dubois", "Eriksen",
-    "Fischer", "Garcia", "Haddad", "Hansen", "Ibrahim", "Ivanova", "Jensen", "Kaur", "Kim", "Kowalski",
-    "Larsen", "Lefebvre", "Lopez", "Mahmoud", "Martin", "Meyer", "Moreau", "Nakamura", "Novak", "Okafor",
-    "Olsen", "Patel", "Pereira", "Petrov", "Ricci", "Rossi", "Sato", "Schmidt", "Silva", "Singh",
-    "Suzuki", "Tanaka", "Torres", "Valdez", "Varga", "Wagner", "Wang", "Weber", "Yilmaz", "Zhang",
-]  # fmt: skip
-LANGUAGES = ["en", "de", "fr", "es", "it", "ja"]
-LANGUAGE_WEIGHTS = [60, 12, 10, 8, 6, 4]
-PLAN_TITLES = [
-    "Workplace Safety Essentials",
-    "Data Protection and Privacy",
-    "New Manager Onboarding",
-    "Customer Service Excellence",
-    "Information Security Awareness",
-    "Leadership Foundations",
-    "Anti-Bribery and Compliance",
-    "Sales Fundamentals",
-]
-COURSE_SUBJECTS = [
-    "Hazard Identification", "Fire Safety", "First Aid Basics", "GDPR in Practice", "Handling Personal Data",
-    "Phishing and Social Engineering", "Password Hygiene", "Giving Feedback", "Running One-to-Ones",
-    "Hiring Well", "Active Listening", "Handling Complaints", "Code of Conduct", "Conflicts of Interest",
-    "Negotiation Basics", "Time Management", "Presenting with Confidence", "Ergonomics at the Desk",
-    "Incident Reporting", "Coaching Conversations", "Remote Collaboration", "Accessibility Basics",
-]  # fmt: skip
-MATERIAL_KINDS = ["video", "document", "quiz", "scorm"]
-CERTIFICATE_TEMPLATES = [
-    (
-        "Classic certificate",
-        """<html><head><style>
-  @page { size: A4 landscape; margin: 1.5cm; }
-  body { font-family: "DejaVu Serif", serif; text-align: center; color: #1f2937;
-         border: 6px double #1e3a8a; padding: 1.5cm; }
-  h1 { font-size: 34pt; color: #1e3a8a; margin: 0.5cm 0; }
-  .name { font-size: 26pt; font-weight: bold; }
-</style></head><body>
-  <h1>Certificate of completion</h1>
-  <p>This certifies that</p><p class="name">{{ learner_name }}</p>
-  <p>has completed the learning plan</p><p class="name">{{ plan_title }}</p>
-  <p>Completed on {{ completed_on }} &middot; {{ credits }} CEUs</p>
-</body></html>""",
-    ),
-    (
-        "Modern certificate",
-        """<html><head><style>
-  @page { size: A4 landscape; margin: 0; }
-  body { font-family: "DejaVu Sans", sans-serif; margin: 0; color: #111827; }
-  .band { background: #0f766e; color: white; padding: 1.2cm 2cm; font-size: 28pt; }
-  .body { padding: 1.5cm 2cm; font-size: 14pt; }
-  .name { font-size: 24pt; font-weight: bold; }
-</style></head><body>
-  <div class="band">{{ plan_title }}</div>
-  <div class="body"><p class="name">{{ learner_name }}</p>
-  <p>completed this learning plan on {{ completed_on }}, earning {{ credits }} CEUs.</p>
-  <p>Issued {{ issued_on }}</p></div>
-</body></html>""",
-    ),
-]
 
 # The demo logins of SPEC §6: username, password, first name, last name, level.
 DEMO_LOGINS = [
@@ -679,8 +622,10 @@ class DemoBuilder:
         self.certificate_ids = ordered
 
 
-def seed_demo(options: DemoOptions, *, flush: bool = False) -> DemoSummary:
-    """Write the demo data in one transaction, then render up to `certificates_max` PDFs; returns what was done."""
+def seed_live_data(options: DemoOptions, *, flush: bool = False) -> tuple[DemoSummary, list[int]]:
+    """Write the live demo data in one transaction; returns what was done and the certificates issued, team first.
+
+    The archived history and the certificate PDFs come after it: `lms_admin.demo.seed_demo` does the whole."""
     with transaction.atomic():
         if flush:
             started = time.perf_counter()
@@ -703,19 +648,7 @@ def seed_demo(options: DemoOptions, *, flush: bool = False) -> DemoSummary:
             summary.timings = {"flush": flushed, **summary.timings}
         started = time.perf_counter()
     summary.timings["commit"] = time.perf_counter() - started
-    started = time.perf_counter()
-    history = add_archive_history(options)
-    summary.counts.update(history.counts)
-    summary.timings["archived history"] = time.perf_counter() - started
-    started = time.perf_counter()
-    # Archiving moved some certificates into the archive and issued new ones: render the live ones, team first.
-    live = set(IssuedCertificate.objects.filter(pk__in=builder.certificate_ids).values_list("pk", flat=True))
-    builder.certificate_ids = [pk for pk in builder.certificate_ids if pk in live] + history.new_certificate_ids
-    to_render = builder.certificate_ids[: max(options.certificates_max, 0)]
-    summary.certificates_rendered = render_certificates_now(to_render)
-    summary.certificates_pending = builder.certificate_ids[len(to_render) :]
-    summary.timings["certificate PDFs"] = time.perf_counter() - started
-    return summary
+    return summary, builder.certificate_ids
 
 
 def render_certificates_now(certificate_ids: Sequence[int]) -> int:
@@ -723,115 +656,3 @@ def render_certificates_now(certificate_ids: Sequence[int]) -> int:
     from .jobs import render_certificates
 
     return render_certificates(list(certificate_ids)) if certificate_ids else 0
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Archived history, written by the archiving engine itself (SPEC §4): rounds on the fixed clock, and one job
-
-
-# (days before the demo's clock, share of the eligible enrollments archived then, reset tracking)
-ARCHIVE_ROUNDS = ((90, 0.1, False), (30, 0.06, True))
-TEAM_CERTIFICATES_RENDERED = 6
-MAX_ARCHIVED_PER_ROUND = 400
-DEMO_JOB_SIZE = 12
-
-
-@dataclasses.dataclass
-class ArchiveHistory:
-    counts: dict[str, int] = dataclasses.field(default_factory=dict)
-    new_certificate_ids: list[int] = dataclasses.field(default_factory=list)
-
-
-def add_archive_history(options: DemoOptions) -> ArchiveHistory:
-    """Archive-and-re-enroll rounds across every plan (the manager's team included, with archived certificate
-    PDFs) on the demo's clock, then one finished background job run by the real job runner."""
-    # The demo sits above both apps: it reaches the archive engine here only, at seeding time.
-    from archive.background import run_job, start_archive_job
-    from archive.services import archive_batch, check_shared_courses, current_rounds
-
-    history = ArchiveHistory()
-    admin = User.objects.filter(username="admin").first()
-    if admin is None or not LearningPlanEnrollment.objects.exists():
-        return history
-    rng = random.Random(options.seed + 5)
-    team = set(ManagerLink.objects.filter(manager__username="manager").values_list("employee_id", flat=True))
-    before = set(IssuedCertificate.objects.values_list("pk", flat=True))
-    archived = 0
-    for days, share, reset in ARCHIVE_ROUNDS:
-        when = options.now - datetime.timedelta(days=days)
-        candidates = list(
-            LearningPlanEnrollment.objects.filter(enrolled_at__lt=when)
-            .order_by("learning_plan__uid", "user__username")
-            .values_list("pk", "user_id")
-        )
-        chosen = [pk for pk, user_id in candidates if user_id in team or rng.random() < share]
-        if len(chosen) > MAX_ARCHIVED_PER_ROUND:  # a few hundred records whatever the demo's size; the team first
-            team_enrollments = {pk for pk, user_id in candidates if user_id in team}
-            others = [pk for pk in chosen if pk not in team_enrollments]
-            kept = set(others[: max(0, MAX_ARCHIVED_PER_ROUND - len(team_enrollments))]) | team_enrollments
-            chosen = [pk for pk in chosen if pk in kept]
-        # The team's certificates get their PDFs first, so their archived copies can be downloaded.
-        team_certificates = list(
-            IssuedCertificate.objects.filter(
-                user_id__in=team, file="", learning_plan__enrollments__pk__in=chosen
-            ).values_list("pk", flat=True)[:TEAM_CERTIFICATES_RENDERED]
-        )
-        render_certificates_now(team_certificates)
-        for start in range(0, len(chosen), 500):
-            results = archive_batch(
-                current_rounds(chosen[start : start + 500]),
-                actor=admin,
-                mode="reenroll",
-                reset_tracking=reset,
-                notify=False,
-                now=when,
-            )
-            archived += sum(1 for item in results if item.outcome == "archived")
-    history.counts["archived enrollments"] = archived
-    history.new_certificate_ids = sorted(set(IssuedCertificate.objects.values_list("pk", flat=True)) - before)
-
-    # One finished job: learners enrolled for a short refresher, then archived-and-unenrolled by the runner.
-    plan = next(
-        (p for p in LearningPlan.objects.order_by("uid") if p.plan_courses.exists() and not check_shared_courses(p)),
-        None,
-    )
-    if plan is None:
-        plan = _refresher_plan(options, rng)
-    if plan is not None:
-        from .services import enroll_user
-
-        enrolled_at = options.now - datetime.timedelta(days=10)
-        learners = list(
-            User.objects.filter(level=Level.USER, is_active=True)
-            .exclude(plan_enrollments__learning_plan=plan)
-            .order_by("username")[:DEMO_JOB_SIZE]
-        )
-        ids = [enroll_user(user=u, learning_plan=plan, enrolled_by=admin, now=enrolled_at).pk for u in learners]
-        if len(ids) >= 2:
-            job = start_archive_job(learning_plan=plan, actor=admin, mode="unenroll", notify=False, enrollment_ids=ids)
-            run_job(job.pk)
-            history.counts["archive jobs"] = 1
-            history.counts["archived enrollments"] += len(ids)
-    return history
-
-
-def _refresher_plan(options: DemoOptions, rng: random.Random) -> LearningPlan:
-    """A one-course plan of its own for the demo job (unenroll needs a plan whose courses no other plan shares)."""
-    created = options.now - datetime.timedelta(days=40)
-    course = Course.objects.create(
-        title="Emergency exits refresher", code="C-EXIT", uid=uuid.UUID(int=rng.getrandbits(128)), language="en"
-    )
-    TrainingMaterial.objects.bulk_create(
-        TrainingMaterial(course=course, title=title, kind="video", position=n)
-        for n, title in enumerate(["Where the exits are", "Evacuation drill"])
-    )
-    plan = LearningPlan.objects.create(
-        title="Emergency exits refresher",
-        code="LP-EXIT",
-        uid=uuid.UUID(int=rng.getrandbits(128)),
-        created_at=created,
-        published_at=created,
-        credits=Decimal("0.50"),
-    )
-    LearningPlanCourse.objects.create(learning_plan=plan, course=course, position=0)
-    return plan

@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
-from enrollments.demo import DEFAULT_NOW, DEFAULT_SEED, DemoDataExists, DemoOptions, seed_demo
+from enrollments.demo import DEFAULT_NOW, DEFAULT_SEED, DemoDataExists, DemoOptions
+from lms_admin.demo import seed_demo
 
 DEMO_ROLES = {
     "admin": "superadmin (and the Django admin)",
