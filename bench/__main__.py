@@ -30,7 +30,7 @@ SUITES = {
 
 
 def machine() -> dict[str, str]:
-    """What the figures depend on: cores, memory, PostgreSQL, and how busy the machine was."""
+    """What the figures depend on: processor, cores, memory, PostgreSQL, and how busy the machine was."""
     import psutil
     from django.db import connection
 
@@ -39,12 +39,25 @@ def machine() -> dict[str, str]:
         postgres = cursor.fetchone()[0]
     load = os.getloadavg()
     return {
+        "processor": cpu_model(),
         "cores (nproc)": str(os.cpu_count()),
         "memory": f"{psutil.virtual_memory().total / 1024**3:.1f} GiB",
         "PostgreSQL": postgres,
         "Python": platform.python_version(),
         "load average at start (1/5/15 min)": " / ".join(f"{x:.2f}" for x in load),
     }
+
+
+def cpu_model() -> str:
+    """The processor's model name as the kernel reports it (platform.processor() is often empty on Linux)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 def run_suite(name: str, quick: bool) -> list[dict]:
@@ -122,7 +135,8 @@ def write_report(results: dict[str, list[dict]], info: dict[str, str], command: 
         "Written by `make bench` (bench/__main__.py); do not edit by hand. SPEC §9 sets the targets. The floor is",
         "the same writes done by our own hand-written set-based SQL; the ratio is measured / floor, or measured /",
         "target where there is no floor. The machine has 2 cores shared with other work: the load average",
-        "below says how busy it was.",
+        "below says how busy it was. The same code measures very differently on another processor (the floor",
+        "too), so a figure is only compared with the floor and the machine printed beside it.",
         "",
         *[sections[name] + "\n" for name in SUITES if name in sections],
     ]
