@@ -85,7 +85,8 @@ def run(quick: bool = False) -> list[dict]:
         },
         {
             "figure": f"Job: archive {result['total']:,}, re-enroll keep, notifications on, submit → completed",
-            "floor": f"{E2E_FLOOR_SECONDS * scale:.1f} s",
+            # Not measured here (the engine suite measures our own floor for the same writes): SPEC §9's figure.
+            "floor": f"{E2E_FLOOR_SECONDS * scale:.1f} s (SPEC)",
             "target": f"≤ {E2E_TARGET_SECONDS * scale:g} s",
             "measured": f"{result['seconds']:.1f} s",
             "ratio": round(result["seconds"] / (E2E_FLOOR_SECONDS * scale), 2),
