@@ -2,7 +2,8 @@
 
 `run()` seeds (once) a plan of 100,000 active enrollments with set-based SQL, then requests the pages
 through Django's test client inside this process — first page, the page holding row 100,000 in the
-default order (by Last and by Next), a filtered page, a search — and reports the median server time and the query count.
+default order (by Last and by Next), a filtered page, searches matching few, many and all learners —
+and reports the median server time and the query count.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/lms_bench python -m bench.list_views
 """
@@ -115,7 +116,9 @@ def run(plan_id: int | None = None) -> list[dict]:
         (f"page holding row {total:,} (Last)", f"{base}?last=1"),
         (f"page holding row {total:,} (Next from the page before)", f"{base}?after={cursor}"),
         ("filtered page (In progress, active users)", f"{base}?status=1&user_status=active"),
-        ("search “First4242”", f"{base}?search=First4242"),
+        ("search “First4242” (11 learners match)", f"{base}?search=First4242"),
+        ("search “First1” (11,112 learners match)", f"{base}?search=First1"),
+        ("search “First” (every learner matches)", f"{base}?search=First"),
     ]
     data = f"1 plan, {total:,} active enrollments, {total:,} learners"
     return measure_pages(client, "Active view", pages, data)

@@ -6,11 +6,26 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import F, Lookup, Q, QuerySet
 
-from lms_admin.accounts.models import UserStatus, user_status_q
+from lms_admin.accounts.models import User, UserStatus, user_status_q
 
 from .models import EnrollmentStatus, LearningPlanEnrollment
+
+# A search matching at most this many learners filters the list by their ids (see filter_search).
+SEARCH_IDS_MAX = 20_000
+
+
+class AnyOf(Lookup):
+    """`lhs = ANY(%s::bigint[])` with the ids as one array parameter: PostgreSQL hashes a constant array, and
+    11,000 ids stay one parameter (the same ids as an `IN (…)` list were measured 5–10× slower)."""
+
+    lookup_name = "any_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        return f"{lhs} = ANY(%s::bigint[])", [*lhs_params, list(self.rhs)]
 
 
 def _day_start(day: datetime.date) -> datetime.datetime:
@@ -59,15 +74,27 @@ class ActiveEnrollmentFilter(django_filters.FilterSet):
         form = ActiveEnrollmentFilterForm
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        # Every word must match one of the learner's names, username or e-mail ("Ada Lovelace" finds her).
-        for word in value.split()[:5]:
-            queryset = queryset.filter(
-                Q(user__username__icontains=word)
-                | Q(user__first_name__icontains=word)
-                | Q(user__last_name__icontains=word)
-                | Q(user__email__icontains=word)
+        """Every word must match one of the learner's names, username or e-mail ("Ada Lovelace" finds her).
+
+        The matching learners are looked up first (trigram indexes, ~1 ms). When they are few, the list is
+        filtered by their ids: joined instead, PostgreSQL cannot tell how many learners a `%word%` matches,
+        and on a guess of 1% it walks the plan's 100,000 rows in date order looking for 11 of them (170 ms).
+        When many match, the join is the fast way: the date-ordered walk meets a page of them early."""
+        words = value.split()[:5]
+        if not words:
+            return queryset
+        learners = User.objects.all()
+        for word in words:
+            learners = learners.filter(
+                Q(username__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(email__icontains=word)
             )
-        return queryset
+        ids = list(learners.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1])
+        if len(ids) <= SEARCH_IDS_MAX:
+            return queryset.filter(AnyOf(F("user_id"), ids))
+        return queryset.filter(user__in=learners)
 
     def filter_user_status(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return queryset.filter(user_status_q(value, prefix="user__"))
