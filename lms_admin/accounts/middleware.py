@@ -24,13 +24,17 @@ class HtmxLoginRedirectMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         htmx = getattr(request, "htmx", None)
-        if not htmx or response.status_code not in (301, 302) or not response.has_header("Location"):
+        # A history restore (Back after htmx lost its cache) swaps the whole body and ignores HX-Redirect:
+        # there the ordinary redirect already shows the login page as a whole page.
+        if not htmx or htmx.history_restore_request:
+            return response
+        if response.status_code not in (301, 302) or not response.has_header("Location"):
             return response
         login_path = urlsplit(resolve_url(settings.LOGIN_URL)).path
         if urlsplit(response["Location"]).path != login_path:
             return response
         current = urlsplit(htmx.current_url or "")
-        if not current.path or current.netloc not in ("", request.get_host()):
+        if not current.path.startswith("/") or current.netloc not in ("", request.get_host()):
             return HttpResponseClientRedirect(response["Location"])
         back_to = current.path + (f"?{current.query}" if current.query else "")
         return HttpResponseClientRedirect(redirect_to_login(back_to)["Location"])

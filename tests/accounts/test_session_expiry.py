@@ -30,12 +30,25 @@ def test_an_htmx_request_without_a_session_redirects_the_page_back_to_where_it_w
 
 
 @pytest.mark.django_db
-def test_a_current_url_of_another_site_is_not_used_as_next(client, plan):
+def test_a_current_url_that_is_not_a_page_of_this_site_is_not_used_as_next(client, plan):
     list_url = reverse("enrollments:plan_enrollments", args=[plan.pk])
 
-    response = client.get(list_url, headers={"HX-Request": "true", "HX-Current-URL": "https://elsewhere.example/x"})
+    for current in ("https://elsewhere.example/x", "javascript:alert(1)", "relative/path"):
+        response = client.get(list_url, headers={"HX-Request": "true", "HX-Current-URL": current})
 
-    assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next={quote(list_url)}"
+        assert response["HX-Redirect"] == f"{reverse('accounts:login')}?next={quote(list_url)}"
+
+
+@pytest.mark.django_db
+def test_a_history_restore_gets_the_ordinary_redirect_htmx_swaps_the_login_page_in_whole(client, plan):
+    list_url = reverse("enrollments:plan_enrollments", args=[plan.pk])
+    headers = {"HX-Request": "true", "HX-History-Restore-Request": "true", "HX-Current-URL": list_url}
+
+    response = client.get(list_url, headers=headers)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('accounts:login')}?next={quote(list_url)}"
+    assert not response.has_header("HX-Redirect")
 
 
 @pytest.mark.django_db
