@@ -1,9 +1,10 @@
-"""Deterministic demo data for `manage.py seed_demo` (SPEC §6).
+"""The live part of the deterministic demo data (SPEC §6): users, plans, courses, enrollments, tracking.
 
-Everything a person sees — names, usernames, uids, dates, statuses, tracking — comes from one
-`random.Random(seed)` and a fixed clock, so two runs with the same options build the same data
-(password hashes and database ids aside). Rows are written with PostgreSQL COPY into ids reserved
-from the tables' sequences in one query each; statuses are then computed by the status function
+`manage.py seed_demo` runs it through `lms_admin.demo.seed_demo`, which then adds the archived history
+(`archive.demo`) and the first certificate PDFs. Everything a person sees — names, usernames, uids, dates,
+statuses, tracking — comes from one `random.Random(seed)` and a fixed clock, so two runs with the same options
+build the same data (password hashes and database ids aside). Rows are written with PostgreSQL COPY into ids
+reserved from the tables' sequences in one query each; statuses are then computed by the status function
 (`enrollments.status`) over every pair at once, never row by row.
 """
 
