@@ -16,7 +16,6 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -30,6 +29,7 @@ from enrollments.models import LearningPlan, LearningPlanEnrollment
 from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record
+from lms_admin.pause import pause_point
 
 from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode, Outcome
 
@@ -469,23 +469,6 @@ def _reset_connection_if_broken() -> None:
     """After a dropped connection (pg_terminate_backend, failover) the next query opens a fresh one."""
     if connection.connection is not None and not connection.in_atomic_block and not connection.is_usable():
         connection.close()
-
-
-def pause_point(name: str, number: int) -> None:
-    """Test-only: with ARCHIVE_TEST_PAUSE_AT="name:number", announce the point and wait to be released.
-
-    The runner writes `reached-<name>-<number>` (its pid inside) into ARCHIVE_TEST_PAUSE_DIR, then waits
-    for `release-<name>-<number>` there, so a fault test lands its fault exactly at this point.
-    """
-    target = settings.ARCHIVE_TEST_PAUSE_AT
-    if not target or target != f"{name}:{number}" or not settings.ARCHIVE_TEST_PAUSE_DIR:
-        return
-    directory = Path(settings.ARCHIVE_TEST_PAUSE_DIR)
-    (directory / f"reached-{name}-{number}").write_text(str(os.getpid()))
-    release = directory / f"release-{name}-{number}"
-    deadline = time.monotonic() + 300
-    while not release.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 # --- reconcile ----------------------------------------------------------------------------------------------

@@ -147,6 +147,11 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "lms-admin@localhost")
+# The notification sender (SPEC §4.6) sends the outbox in batches (one SMTP connection each, seconds over a
+# real server); after a slice of this many seconds it puts the rest back in its queue, so the one worker
+# starts a submitted archive job in between.
+NOTIFICATIONS_SEND_BATCH_SIZE = env_int("NOTIFICATIONS_SEND_BATCH_SIZE", 100)
+NOTIFICATIONS_SEND_SLICE_SECONDS = env_int("NOTIFICATIONS_SEND_SLICE_SECONDS", 5)
 
 # Archiving (SPEC §4.5)
 ARCHIVE_BATCH_SIZE = env_int("ARCHIVE_BATCH_SIZE", 500)
@@ -186,7 +191,8 @@ ARCHIVE_JOB_RQ_TIMEOUT = env_int("ARCHIVE_JOB_RQ_TIMEOUT", 2 * 3600)
 ARCHIVE_JOB_MAX_ATTEMPTS = env_int("ARCHIVE_JOB_MAX_ATTEMPTS", 5)
 ARCHIVE_RECONCILE_INTERVAL_SECONDS = env_int("ARCHIVE_RECONCILE_INTERVAL_SECONDS", 60)
 ARCHIVE_RECONCILE_GRACE_SECONDS = env_int("ARCHIVE_RECONCILE_GRACE_SECONDS", 10)
-# Test-only: pause the job runner at a named point ("after_batch:2") until a file appears in this directory.
+# Test-only: pause the worker at a named point ("after_batch:2") until a file appears in this directory
+# (lms_admin/pause.py).
 ARCHIVE_TEST_PAUSE_AT = os.environ.get("ARCHIVE_TEST_PAUSE_AT", "")
 ARCHIVE_TEST_PAUSE_DIR = os.environ.get("ARCHIVE_TEST_PAUSE_DIR", "")
 

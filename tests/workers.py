@@ -42,6 +42,19 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, interval: flo
         time.sleep(interval)
 
 
+def wait_for_pause(pause_dir: Path, point: str, *, timeout: float = 30) -> int:
+    """Wait until the worker reached pause point `point` ("after_batch:1", lms_admin/pause.py); returns the pid
+    of the process that paused."""
+    reached = pause_dir / f"reached-{point.replace(':', '-')}"
+    wait_for(reached.exists, timeout=timeout, message=f"the worker never reached {point}")
+    return int(reached.read_text())
+
+
+def release(pause_dir: Path, point: str) -> None:
+    """Let a worker paused at `point` go on (and pass that point at once from now on)."""
+    (pause_dir / f"release-{point.replace(':', '-')}").touch()
+
+
 def current_database_url() -> str:
     """A DATABASE_URL for the database Django is connected to now (the test database inside a test)."""
     from django.conf import settings

@@ -28,7 +28,7 @@ from lms_admin.audit.models import AuditEvent
 from lms_admin.notifications.models import NotificationRule
 from tests.archive.invariants import assert_nothing_lost_or_duplicated
 from tests.factories import LearningPlanFactory, UserFactory, add_course, make_plan
-from tests.workers import empty_queues, wait_for, worker_process
+from tests.workers import empty_queues, release, wait_for, wait_for_pause, worker_process
 
 # --- helpers shared with test_faults.py ---------------------------------------------------------------------
 
@@ -78,17 +78,6 @@ def wait_until_finished(job: ArchiveJob, *, timeout: float = 60) -> ArchiveJob:
         return fresh if fresh.is_finished else None
 
     return wait_for(finished, timeout=timeout, interval=0.1, message=f"job #{job.pk} did not finish in {timeout} s")
-
-
-def wait_for_pause(pause_dir: Path, point: str, *, timeout: float = 30) -> int:
-    """Wait until the runner reached `point` ("after_batch:1"); returns the pid of the process that paused."""
-    reached = pause_dir / f"reached-{point.replace(':', '-')}"
-    wait_for(reached.exists, timeout=timeout, message=f"the worker never reached {point}")
-    return int(reached.read_text())
-
-
-def release(pause_dir: Path, point: str) -> None:
-    (pause_dir / f"release-{point.replace(':', '-')}").touch()
 
 
 def job_env(pause_dir: Path | None = None, *, pause_at: str = "", batch_size: int = 2, **extra) -> dict:

@@ -8,16 +8,19 @@ import threading
 
 import django_rq
 import pytest
+from django.conf import settings as django_settings
 from django.core import mail
 from django.db import connection
 
+from archive.background import start_archive_job
+from archive.models import ArchiveJob
 from archive.services import archive_enrollments
 from enrollments.services import enroll_user
 from lms_admin.notifications.jobs import send_outbox
 from lms_admin.notifications.models import NotificationRule, OutboxMessage
 from lms_admin.notifications.services import NOTIFICATIONS_QUEUE
 from tests.factories import ManagerLinkFactory, SuperadminFactory, UserFactory, make_plan
-from tests.workers import wait_for
+from tests.workers import empty_queues, release, wait_for, wait_for_pause, worker_process
 
 
 def default_rules() -> None:
@@ -202,3 +205,55 @@ def test_a_worker_drains_the_outbox_after_an_archive(rq_worker, superadmin):
 
     assert OutboxMessage.objects.count() == 4
     wait_for(lambda: not OutboxMessage.objects.filter(sent_at__isnull=True).exists(), timeout=60)
+
+
+def unsent():
+    return OutboxMessage.objects.filter(sent_at__isnull=True)
+
+
+@pytest.mark.django_db
+def test_after_its_time_slice_the_sender_queues_the_rest_and_ends(
+    rules, plan, superadmin, locmem, settings, django_capture_on_commit_callbacks
+):
+    settings.NOTIFICATIONS_SEND_SLICE_SECONDS = 0
+    ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(3)]
+    archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll")
+    queue = django_rq.get_queue(NOTIFICATIONS_QUEUE)
+    queue.empty()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert send_outbox(batch_size=4) == 4
+
+    assert len(mail.outbox) == 4 and unsent().count() == 3 * 6 - 4
+    assert [job.func_name for job in queue.jobs] == ["lms_admin.notifications.jobs.send_outbox"]
+    queue.empty()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_an_archive_job_submitted_during_a_long_drain_starts_before_the_rest_is_sent(superadmin, tmp_path):
+    default_rules()
+    plan = make_plan(courses=1, materials_per_course=1)
+    ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(8)]
+    empty_queues(django_settings.REDIS_URL)
+    archive_enrollments(enrollment_ids=ids[:6], actor=superadmin, mode="reenroll")  # the sender is queued
+    assert unsent().count() == 6 * 4
+    env = {
+        "NOTIFICATIONS_SEND_BATCH_SIZE": 4,
+        "NOTIFICATIONS_SEND_SLICE_SECONDS": 0,
+        "ARCHIVE_TEST_PAUSE_AT": "after_send_batch:1",
+        "ARCHIVE_TEST_PAUSE_DIR": str(tmp_path),
+    }
+
+    with worker_process(log_path=tmp_path / "worker.log", extra_env=env):
+        wait_for_pause(tmp_path, "after_send_batch:1")  # the drain is under way: one batch sent
+        job = start_archive_job(
+            learning_plan=plan, actor=superadmin, mode="reenroll", notify=False, enrollment_ids=ids[6:]
+        )
+        release(tmp_path, "after_send_batch:1")
+        wait_for(lambda: not unsent().exists(), timeout=60, message="the outbox was not drained")
+        job = wait_for(lambda: ArchiveJob.objects.filter(pk=job.pk, status="completed").first(), timeout=60)
+
+    # The job ran as soon as the first slice ended, not after the whole outbox.
+    assert OutboxMessage.objects.filter(sent_at__lt=job.started_at).count() == 4
+    assert OutboxMessage.objects.filter(sent_at__gt=job.finished_at).count() == 6 * 4 - 4
