@@ -574,11 +574,10 @@ def _nudge_outbox() -> bool:
     if not OutboxMessage.objects.filter(sent_at__isnull=True, created_at__lt=stuck_before).exists():
         return False
     try:
-        enqueue_outbox_sender()
+        return enqueue_outbox_sender()
     except Exception:
         logger.exception("Reconciler: could not enqueue the outbox sender.")
         return False
-    return True
 
 
 # --- purge --------------------------------------------------------------------------------------------------

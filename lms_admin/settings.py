@@ -152,6 +152,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "lms-admin@localhost")
 # starts a submitted archive job in between.
 NOTIFICATIONS_SEND_BATCH_SIZE = env_int("NOTIFICATIONS_SEND_BATCH_SIZE", 100)
 NOTIFICATIONS_SEND_SLICE_SECONDS = env_int("NOTIFICATIONS_SEND_SLICE_SECONDS", 5)
+# A message the mail server keeps failing on is given up after this many attempts (one a minute).
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 5)
 
 # Archiving (SPEC §4.5)
 ARCHIVE_BATCH_SIZE = env_int("ARCHIVE_BATCH_SIZE", 500)

@@ -1,7 +1,9 @@
 """Notification rules per event and the outbox the sender job drains (SPEC §4.6)."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.template import Template, TemplateSyntaxError
 from django.utils import timezone
 
 
@@ -28,6 +30,17 @@ class NotificationRule(models.Model):
 
     def __str__(self) -> str:
         return self.get_event_display()
+
+    def clean(self) -> None:
+        """A template that does not compile is refused when the rule is saved, not found out when sending."""
+        errors = {}
+        for name in ("subject_template", "body_template"):
+            try:
+                Template(getattr(self, name))
+            except TemplateSyntaxError as exc:
+                errors[name] = f"This template does not compile: {exc}"
+        if errors:
+            raise ValidationError(errors)
 
 
 class OutboxMessage(models.Model):

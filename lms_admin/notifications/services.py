@@ -10,11 +10,20 @@ import django_rq
 NOTIFICATIONS_QUEUE = "notifications"
 
 
-def enqueue_outbox_sender() -> None:
-    """Ask a worker to drain the outbox (call on commit). Several runs at once are safe: rows are claimed."""
+def enqueue_outbox_sender() -> bool:
+    """Ask a worker to drain the outbox (call on commit); False when a sender already waits in the queue.
+
+    The queue holds only sender runs, and one waiting is enough: every archive batch, every slice's end and
+    the reconciler ask, and a long drain would otherwise pile up runs. Two asking at the same moment may
+    both enqueue; that is safe, since rows are claimed.
+    """
     from .jobs import send_outbox
 
-    django_rq.get_queue(NOTIFICATIONS_QUEUE).enqueue(send_outbox)
+    queue = django_rq.get_queue(NOTIFICATIONS_QUEUE)
+    if queue.count:
+        return False
+    queue.enqueue(send_outbox)
+    return True
 
 
 def unsent_count() -> int:

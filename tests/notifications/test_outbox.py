@@ -3,7 +3,6 @@ delivers each row once."""
 
 from __future__ import annotations
 
-import importlib
 import threading
 
 import django_rq
@@ -20,32 +19,8 @@ from lms_admin.notifications.jobs import send_outbox
 from lms_admin.notifications.models import NotificationRule, OutboxMessage
 from lms_admin.notifications.services import NOTIFICATIONS_QUEUE
 from tests.factories import ManagerLinkFactory, SuperadminFactory, UserFactory, make_plan
+from tests.notifications.conftest import default_rules
 from tests.workers import empty_queues, release, wait_for, wait_for_pause, worker_process
-
-
-def default_rules() -> None:
-    """The six rules of the data migration (transactional tests flush them with every table)."""
-    rules = importlib.import_module("lms_admin.notifications.migrations.0002_default_rules").DEFAULT_RULES
-    for event, (subject, body) in rules.items():
-        NotificationRule.objects.get_or_create(
-            event=event, defaults={"subject_template": subject, "body_template": body}
-        )
-
-
-@pytest.fixture
-def rules(db):
-    default_rules()
-
-
-@pytest.fixture
-def locmem(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    mail.outbox = []
-
-
-@pytest.fixture
-def plan(db):
-    return make_plan(courses=2, materials_per_course=1, title="Ladder safety")
 
 
 def rows() -> list[tuple[str, str, str | None]]:
@@ -126,22 +101,22 @@ def test_no_rows_with_notify_off_or_for_disabled_rules(rules, plan, learner, sup
     ]
 
 
-@pytest.mark.django_db
-def test_the_sender_is_enqueued_once_per_batch_after_commit(
-    rules, plan, superadmin, settings, django_capture_on_commit_callbacks
-):
+@pytest.mark.django_db(transaction=True)
+def test_the_sender_is_enqueued_after_commit_and_one_waiting_is_enough(superadmin, settings):
+    default_rules()
+    plan = make_plan(courses=2, materials_per_course=1)
     settings.ARCHIVE_BATCH_SIZE = 2
     queue = django_rq.get_queue(NOTIFICATIONS_QUEUE)
     queue.empty()
     ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(4)]
 
-    with django_capture_on_commit_callbacks(execute=True):
-        archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll")
-    assert queue.count == 2
-    with django_capture_on_commit_callbacks(execute=True):
-        archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll", notify=False)
-    assert queue.count == 2  # nothing to send, nothing enqueued
+    archive_enrollments(enrollment_ids=ids[:2], actor=superadmin, mode="reenroll")
+    assert queue.count == 1  # enqueued once the batch committed
+    archive_enrollments(enrollment_ids=ids[2:], actor=superadmin, mode="reenroll")
+    assert queue.count == 1  # one run waiting drains everything: no second one
     queue.empty()
+    archive_enrollments(enrollment_ids=ids, actor=superadmin, mode="reenroll", notify=False)
+    assert queue.count == 0  # nothing to send, nothing enqueued
 
 
 @pytest.mark.django_db
@@ -152,8 +127,8 @@ def test_the_sender_delivers_each_row_once_even_when_run_twice(rules, plan, supe
     expected = OutboxMessage.objects.count()
     assert expected == 3 * 6
 
-    assert send_outbox(batch_size=4) == expected
-    assert send_outbox(batch_size=4) == 0
+    assert send_outbox(batch_size=4, slice_seconds=3600) == expected
+    assert send_outbox(batch_size=4, slice_seconds=3600) == 0
 
     assert len(mail.outbox) == expected
     assert not OutboxMessage.objects.filter(sent_at__isnull=True).exists()
@@ -176,7 +151,7 @@ def test_two_senders_running_at_once_deliver_each_row_once(superadmin, locmem):
     def sender() -> None:
         try:
             barrier.wait(timeout=30)
-            sent.append(send_outbox(batch_size=5))
+            sent.append(send_outbox(batch_size=5, slice_seconds=3600))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:
