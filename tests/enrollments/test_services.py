@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from enrollments.jobs import CERTIFICATES_QUEUE
+from enrollments.jobs import CERTIFICATES_QUEUE, enqueue_certificate_rendering
 from enrollments.models import (
     CourseEnrollment,
     IssuedCertificate,
@@ -233,3 +233,16 @@ def test_completing_a_plan_without_a_template_issues_no_certificate(learner):
 
     assert LearningPlanEnrollment.objects.get(user=learner).status == 2
     assert not IssuedCertificate.objects.exists()
+
+
+def test_certificate_pdfs_are_rendered_by_jobs_of_a_few_each_so_an_archive_job_can_start_in_between(
+    certificates_queue, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
+        enqueue_certificate_rendering(list(range(1, 26)))
+
+    assert [job.args[0] for job in certificates_queue.jobs] == [
+        list(range(1, 11)),
+        list(range(11, 21)),
+        list(range(21, 26)),
+    ]
