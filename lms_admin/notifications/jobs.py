@@ -1,16 +1,16 @@
-"""RQ entry point of the notification sender: drains the outbox in batches (SPEC §4.6)."""
+"""RQ entry point of the notification sender: drains the outbox (SPEC §4.6), each message at most once."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import smtplib
 import time
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
-from django.db import transaction
-from django.db.models import F
+from django.db import connection as db
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -20,16 +20,24 @@ from .models import NotificationRule, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
+# Taking one message: it is marked sent (and its attempt counted) before it goes to the mail server. Two
+# senders may race for the same row; the row lock and the `sent_at IS NULL` re-check let one of them win.
+CLAIM_SQL = """
+UPDATE notifications_outboxmessage SET sent_at = %s, attempts = attempts + 1
+WHERE id = %s AND sent_at IS NULL
+RETURNING event, recipient_email, context
+"""
+
 
 def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = None) -> int:
     """Send unsent outbox rows until none is left or the time slice is over; returns how many this run sent.
 
-    Each batch is claimed with FOR UPDATE SKIP LOCKED and each message marked sent in the transaction that
-    sends it, so two senders running at once never send one dedupe key twice. A 10,000 archive writes
-    120,000 rows, minutes of SMTP: after NOTIFICATIONS_SEND_SLICE_SECONDS the run enqueues its own
-    continuation and ends, and the worker, which takes the `archive` queue first, starts any archive job
-    submitted meanwhile before it sends on. When the mail server fails, the run keeps what went out and
-    stops; the reconciler starts the sender again a minute later.
+    At most once per row: each message is marked sent in its own commit, then handed to the mail server, so
+    two senders never send one dedupe key twice, and a sender killed between the two steps loses that one
+    message rather than send it again. A 10,000 archive writes 120,000 rows, minutes of SMTP: after
+    NOTIFICATIONS_SEND_SLICE_SECONDS the run enqueues its own continuation and ends, and the worker, which
+    takes the `archive` queue first, starts any archive job submitted meanwhile before it sends on. When the
+    mail server fails, the run puts the message back and stops; the reconciler starts it again a minute later.
     """
     from .services import enqueue_outbox_sender
 
@@ -37,104 +45,111 @@ def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = 
     if slice_seconds is None:
         slice_seconds = settings.NOTIFICATIONS_SEND_SLICE_SECONDS
     deadline = time.monotonic() + slice_seconds
-    sent = batches = 0
-    while True:
-        batch = _send_batch(batch_size)
-        sent += batch.delivered
-        batches += 1
-        if batch.server_error:
-            logger.error("Outbox sender: %s sent, then the mail server failed: %s", sent, batch.server_error)
-            return sent
-        if batch.claimed < batch_size:
-            return sent
-        pause_point("after_send_batch", batches)
-        if time.monotonic() >= deadline:
-            logger.info("Outbox sender: %s sent, slice over; the rest goes back in the queue.", sent)
-            enqueue_outbox_sender()
-            return sent
+    run = Run()
+    try:
+        while True:
+            ids = list(
+                OutboxMessage.objects.filter(sent_at__isnull=True)
+                .order_by("id")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            for pk in ids:
+                if not run.send(pk):
+                    logger.error("Outbox sender: %s sent, then the mail server failed: %s", run.sent, run.error)
+                    return run.sent
+            run.batches += 1
+            if len(ids) < batch_size:
+                return run.sent
+            pause_point("after_send_batch", run.batches)
+            if time.monotonic() >= deadline:
+                logger.info("Outbox sender: %s sent, slice over; the rest goes back in the queue.", run.sent)
+                enqueue_outbox_sender()
+                return run.sent
+    finally:
+        run.close()
 
 
 @dataclasses.dataclass
-class Batch:
-    claimed: int = 0
-    delivered: int = 0
-    server_error: str = ""
+class Run:
+    """One sender run: its mail connection, the rules' compiled templates, what it sent."""
 
+    sent: int = 0
+    batches: int = 0
+    error: str = ""
+    mail: object = None
+    templates: dict = dataclasses.field(default_factory=dict)
 
-def _send_batch(batch_size: int) -> Batch:
-    """Claim, render, send and mark one batch, message by message.
-
-    A message with no address, no rule or a template that does not render, or one the server refuses for its
-    recipient, is done with the reason in `last_error`: no retry could deliver it. A server failure ends the
-    batch there: the messages sent before it stay sent, the failing one counts an attempt (given up after
-    NOTIFICATIONS_MAX_ATTEMPTS, so one message the server always rejects cannot hold the outbox up), those
-    after it wait untouched.
-    """
-    with transaction.atomic():
-        rows = list(
-            OutboxMessage.objects.filter(sent_at__isnull=True)
-            .order_by("id")
-            .select_for_update(skip_locked=True)[:batch_size]
-        )
-        batch = Batch(claimed=len(rows))
-        if not rows:
-            return batch
-        rules = {rule.event: rule for rule in NotificationRule.objects.filter(event__in={row.event for row in rows})}
+    def send(self, pk: int) -> bool:
+        """Mark one message sent, then send it; False when the mail server failed (the message is put back)."""
+        if self.mail is None:
+            self.mail = get_connection()
+            self.mail.open()  # a server that cannot be reached fails the run before anything is marked
         now = timezone.now()
-        delivered, done, failed, templates = [], {}, {}, {}  # failed: the one row the server failed on
-        connection = None
+        with db.cursor() as cursor:
+            cursor.execute(CLAIM_SQL, [now, pk])
+            claimed = cursor.fetchone()
+        if claimed is None:
+            return True  # another sender took it
+        event, recipient_email, context = claimed
+        context = json.loads(context) if isinstance(context, str) else context  # Django leaves jsonb as text
+        pause_point("after_send_mark", self.sent + 1)
+        message, reason = self.message(event, recipient_email, context)
+        if message is None:
+            OutboxMessage.objects.filter(pk=pk).update(last_error=reason)  # done: nothing could deliver it
+            return True
         try:
-            for row in rows:
-                rule = rules.get(row.event)
-                if not row.recipient_email:
-                    done[row.pk] = "The recipient has no e-mail address."
-                    continue
-                if rule is None:
-                    done[row.pk] = "No notification rule for this event."
-                    continue
-                try:
-                    if rule.event not in templates:
-                        templates[rule.event] = (Template(rule.subject_template), Template(rule.body_template))
-                    message = _message(*templates[rule.event], row)
-                except Exception as exc:  # noqa: BLE001 - a broken template (saved before validation) fails its rows
-                    done[row.pk] = f"The rule's template does not render: {exc}"
-                    continue
-                if connection is None:
-                    connection = get_connection()
-                    connection.open()
-                try:
-                    connection.send_messages([message])
-                except smtplib.SMTPRecipientsRefused as exc:
-                    done[row.pk] = f"The mail server refused the recipient: {exc.recipients}"
-                    continue
-                except Exception as exc:  # noqa: BLE001 - keep what went out, retry the rest later
-                    failed[row] = batch.server_error = f"{type(exc).__name__}: {exc}"
-                    break
-                delivered.append(row.pk)
-        finally:
-            if connection is not None:
-                connection.close()
-        OutboxMessage.objects.filter(pk__in=delivered).update(sent_at=now, attempts=F("attempts") + 1)
-        for reason in set(done.values()):
-            # Nothing could ever deliver these: mark them done with the reason rather than retry forever.
-            OutboxMessage.objects.filter(pk__in=[pk for pk, why in done.items() if why == reason]).update(
-                sent_at=now, last_error=reason
-            )
-        for row, error in failed.items():
-            attempts = row.attempts + 1
-            if attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
-                row.sent_at, error = now, f"Gave up after {attempts} attempts. {error}"
-            row.attempts, row.last_error = attempts, error[:2000]
-            row.save(update_fields=["sent_at", "attempts", "last_error"])
-        batch.delivered = len(delivered)
-        return batch
+            self.mail.send_messages([message])
+        except Exception as exc:  # noqa: BLE001 - sorted below: this message's fault, or the server's
+            if _refused_for_good(exc):
+                OutboxMessage.objects.filter(pk=pk).update(last_error=f"The mail server refused it: {exc}"[:2000])
+                return True
+            self.error = f"{type(exc).__name__}: {exc}"[:2000]
+            OutboxMessage.objects.filter(pk=pk).update(sent_at=None, last_error=self.error)
+            return False
+        self.sent += 1
+        return True
+
+    def message(self, event: str, recipient_email: str, context: dict) -> tuple[EmailMessage | None, str]:
+        """The message to send, or None and the reason it can never be sent."""
+        if not recipient_email:
+            return None, "The recipient has no e-mail address."
+        if event not in self.templates:
+            rule = NotificationRule.objects.filter(event=event).first()
+            try:
+                self.templates[event] = rule and (Template(rule.subject_template), Template(rule.body_template))
+            except Exception as exc:  # noqa: BLE001 - a template saved before validation existed
+                self.templates[event] = f"The rule's template does not render: {exc}"
+        compiled = self.templates[event]
+        if compiled is None:
+            return None, "No notification rule for this event."
+        if isinstance(compiled, str):
+            return None, compiled
+        subject, body = compiled
+        try:
+            rendered = Context(context, autoescape=False)
+            return EmailMessage(
+                subject=" ".join(subject.render(rendered).split()),
+                body=body.render(rendered),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[recipient_email],
+            ), ""
+        except Exception as exc:  # noqa: BLE001 - a template that compiles but cannot render this context
+            return None, f"The rule's template does not render: {exc}"
+
+    def close(self) -> None:
+        if self.mail is not None:
+            try:
+                self.mail.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection must not hide what happened
+                logger.warning("Outbox sender: could not close the mail connection.", exc_info=True)
 
 
-def _message(subject: Template, body: Template, row: OutboxMessage) -> EmailMessage:
-    context = Context(row.context, autoescape=False)
-    return EmailMessage(
-        subject=" ".join(subject.render(context).split()),
-        body=body.render(context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[row.recipient_email],
-    )
+def _refused_for_good(exc: Exception) -> bool:
+    """A permanent (5xx) refusal of this message: its recipient, or its content. Anything else — 4xx
+    (greylisting, a full mailbox, rate limits), a dropped connection, a timeout — is the server's moment,
+    and the message waits for the next run."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return False

@@ -16,11 +16,19 @@ class NotificationEvent(models.TextChoices):
     COURSE_USER_UNENROLLED = "course_user_unenrolled", "User unenrolled from a course"
 
 
+def validate_template(value: str) -> None:
+    """A rule's template must compile: refused when the rule is saved, not found out when sending."""
+    try:
+        Template(value)
+    except TemplateSyntaxError as exc:
+        raise ValidationError(f"This template does not compile: {exc}", code="invalid_template") from exc
+
+
 class NotificationRule(models.Model):
     event = models.CharField(max_length=40, choices=NotificationEvent.choices, unique=True)
     enabled = models.BooleanField(default=True)
-    subject_template = models.CharField(max_length=255)
-    body_template = models.TextField()
+    subject_template = models.CharField(max_length=255, validators=[validate_template])
+    body_template = models.TextField(validators=[validate_template])
     to_learner = models.BooleanField("the learner", default=True)
     to_managers = models.BooleanField("their first-level managers", default=False)
     to_superadmins = models.BooleanField("superadmins", default=False)
@@ -30,17 +38,6 @@ class NotificationRule(models.Model):
 
     def __str__(self) -> str:
         return self.get_event_display()
-
-    def clean(self) -> None:
-        """A template that does not compile is refused when the rule is saved, not found out when sending."""
-        errors = {}
-        for name in ("subject_template", "body_template"):
-            try:
-                Template(getattr(self, name))
-            except TemplateSyntaxError as exc:
-                errors[name] = f"This template does not compile: {exc}"
-        if errors:
-            raise ValidationError(errors)
 
 
 class OutboxMessage(models.Model):

@@ -10,26 +10,29 @@ BACKEND = "tests.notifications.mail_server.FlakyMailServer"
 
 
 class FlakyMailServer(BaseEmailBackend):
-    """Delivered messages go to `delivered`. The server refuses the addresses in `refused` (550, permanent),
-    drops the connection on every message to the addresses in `failing`, and on every message once
-    `fail_after` messages were delivered (until `fail_after` is set back to None)."""
+    """Delivered messages go to `delivered`. Per recipient address, `refused` answers RCPT with a code (550: no
+    such mailbox, for good; 450: greylisted, try later) and `rejected` refuses the content (554). Once
+    `fail_after` messages were delivered, the server drops every connection (until it is set back to None)."""
 
     delivered: list = []
-    refused: set[str] = set()
-    failing: set[str] = set()
+    refused: dict[str, int] = {}
+    rejected: set[str] = set()
     fail_after: int | None = None
 
     @classmethod
     def reset(cls) -> None:
-        cls.delivered, cls.refused, cls.failing, cls.fail_after = [], set(), set(), None
+        cls.delivered, cls.refused, cls.rejected, cls.fail_after = [], {}, set(), None
 
     def send_messages(self, email_messages) -> int:
         cls = type(self)
         for message in email_messages:
             to = message.to[0]
-            if to in cls.refused:
-                raise smtplib.SMTPRecipientsRefused({to: (550, b"5.1.1 No such mailbox")})
-            if to in cls.failing or (cls.fail_after is not None and len(cls.delivered) >= cls.fail_after):
+            if cls.fail_after is not None and len(cls.delivered) >= cls.fail_after:
                 raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            if to in cls.refused:
+                code = cls.refused[to]
+                raise smtplib.SMTPRecipientsRefused({to: (code, b"Mailbox unavailable" if code >= 500 else b"Later")})
+            if to in cls.rejected:
+                raise smtplib.SMTPDataError(554, b"5.7.1 Message rejected")
             cls.delivered.append(message)
         return len(email_messages)

@@ -17,10 +17,10 @@ from archive.services import archive_enrollments
 from enrollments.services import enroll_user
 from lms_admin.notifications.jobs import send_outbox
 from lms_admin.notifications.models import NotificationRule, OutboxMessage
-from lms_admin.notifications.services import NOTIFICATIONS_QUEUE
+from lms_admin.notifications.services import NOTIFICATIONS_QUEUE, enqueue_outbox_sender
 from tests.factories import ManagerLinkFactory, SuperadminFactory, UserFactory, make_plan
 from tests.notifications.conftest import default_rules
-from tests.workers import empty_queues, release, wait_for, wait_for_pause, worker_process
+from tests.workers import empty_queues, kill_worker_tree, release, wait_for, wait_for_pause, worker_process
 
 
 def rows() -> list[tuple[str, str, str | None]]:
@@ -204,15 +204,22 @@ def test_after_its_time_slice_the_sender_queues_the_rest_and_ends(
     queue.empty()
 
 
+def archived_with_the_sender_queued(superadmin, *, enrolled: int, archived: int):
+    """A one-course plan with `enrolled` learners, the first `archived` of them archived and re-enrolled with
+    notifications (4 outbox rows each); the queues emptied first, so the sender is the one job waiting."""
+    default_rules()
+    plan = make_plan(courses=1, materials_per_course=1)
+    ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(enrolled)]
+    empty_queues(django_settings.REDIS_URL)
+    archive_enrollments(enrollment_ids=ids[:archived], actor=superadmin, mode="reenroll")
+    assert unsent().count() == archived * 4
+    return plan, ids
+
+
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
 def test_an_archive_job_submitted_during_a_long_drain_starts_before_the_rest_is_sent(superadmin, tmp_path):
-    default_rules()
-    plan = make_plan(courses=1, materials_per_course=1)
-    ids = [enroll_user(user=UserFactory(), learning_plan=plan).pk for _ in range(8)]
-    empty_queues(django_settings.REDIS_URL)
-    archive_enrollments(enrollment_ids=ids[:6], actor=superadmin, mode="reenroll")  # the sender is queued
-    assert unsent().count() == 6 * 4
+    plan, ids = archived_with_the_sender_queued(superadmin, enrolled=8, archived=6)
     env = {
         "NOTIFICATIONS_SEND_BATCH_SIZE": 4,
         "NOTIFICATIONS_SEND_SLICE_SECONDS": 0,
@@ -232,3 +239,43 @@ def test_an_archive_job_submitted_during_a_long_drain_starts_before_the_rest_is_
     # The job ran as soon as the first slice ended, not after the whole outbox.
     assert OutboxMessage.objects.filter(sent_at__lt=job.started_at).count() == 4
     assert OutboxMessage.objects.filter(sent_at__gt=job.finished_at).count() == 6 * 4 - 4
+
+
+def messages_on_file(directory) -> list[tuple[str, str]]:
+    """(recipient, subject) of every message Django's file-based backend wrote into `directory`."""
+    found = []
+    for path in sorted(directory.iterdir()):
+        for block in path.read_text().split("-" * 79):
+            headers = dict(line.split(": ", 1) for line in block.strip().splitlines() if ": " in line)
+            if "To" in headers:
+                found.append((headers["To"], headers["Subject"]))
+    return found
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_sender_killed_mid_drain_sends_no_message_twice(superadmin, tmp_path):
+    archived_with_the_sender_queued(superadmin, enrolled=3, archived=3)
+    mailbox = tmp_path / "mailbox"
+    mailbox.mkdir()
+    env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mailbox),
+        "ARCHIVE_TEST_PAUSE_AT": "after_send_mark:3",
+        "ARCHIVE_TEST_PAUSE_DIR": str(tmp_path),
+    }
+
+    with worker_process(log_path=tmp_path / "first.log", extra_env=env) as worker:
+        wait_for_pause(tmp_path, "after_send_mark:3")  # two messages sent, the third marked, not yet sent
+        kill_worker_tree(worker)
+    assert len(messages_on_file(mailbox)) == 2
+
+    release(tmp_path, "after_send_mark:3")
+    with worker_process(log_path=tmp_path / "second.log", extra_env=env):
+        enqueue_outbox_sender()  # as the next archive batch or the reconciler would
+        wait_for(lambda: not unsent().exists(), timeout=60, message="the outbox was not drained")
+
+    delivered = messages_on_file(mailbox)
+    assert len(delivered) == len(set(delivered)) == 12 - 1  # at most once: the one taken at the kill is lost
+    lost = OutboxMessage.objects.order_by("id")[2]
+    assert lost.sent_at is not None and lost.attempts == 1
