@@ -563,15 +563,15 @@ def _fail_abandoned_job(job_id: int) -> bool:
 
 
 def _nudge_outbox() -> bool:
-    """Re-enqueue the notification sender when outbox rows have waited unsent for more than a minute."""
-    from lms_admin.notifications.models import OutboxMessage
-
+    """Re-enqueue the notification sender when outbox rows due now have waited unsent for more than a minute
+    (after a mail server failure, a lost queue entry, or the retry time of a temporarily refused message)."""
     try:
+        from lms_admin.notifications.jobs import due_rows
         from lms_admin.notifications.services import enqueue_outbox_sender
     except ImportError:
         return False
     stuck_before = timezone.now() - datetime.timedelta(minutes=1)
-    if not OutboxMessage.objects.filter(sent_at__isnull=True, created_at__lt=stuck_before).exists():
+    if not due_rows().filter(created_at__lt=stuck_before).exists():
         return False
     try:
         return enqueue_outbox_sender()

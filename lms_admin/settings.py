@@ -156,6 +156,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "lms-admin@localhost")
 # one worker starts a submitted archive job in between.
 NOTIFICATIONS_SEND_BATCH_SIZE = env_int("NOTIFICATIONS_SEND_BATCH_SIZE", 100)
 NOTIFICATIONS_SEND_SLICE_SECONDS = env_int("NOTIFICATIONS_SEND_SLICE_SECONDS", 5)
+# A message the server refuses for now (4xx: greylisting, a full mailbox) is tried again after 1, 2, 4 … 60
+# minutes, and given up after this many attempts (about 2 hours with 8).
+NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 8)
 
 # Archiving (SPEC §4.5)
 ARCHIVE_BATCH_SIZE = env_int("ARCHIVE_BATCH_SIZE", 500)

@@ -41,7 +41,7 @@ class SentFilter(admin.SimpleListFilter):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "event", "recipient_email", "created_at", "sent_at", "attempts")
+    list_display = ("id", "event", "recipient_email", "created_at", "sent_at", "attempts", "retry_after", "last_error")
     list_filter = (SentFilter, "event")
     search_fields = ("dedupe_key", "recipient_email")
     ordering = ("-id",)

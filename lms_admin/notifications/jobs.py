@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import json
+import datetime
 import logging
 import smtplib
 import time
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import BadHeaderError, EmailMessage, get_connection
 from django.db import connection as db
+from django.db.models import F, Q
 from django.template import Context, Template
 from django.utils import timezone
 
@@ -20,24 +21,31 @@ from .models import NotificationRule, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
-# Taking one message: it is marked sent (and its attempt counted) before it goes to the mail server. Two
-# senders may race for the same row; the row lock and the `sent_at IS NULL` re-check let one of them win.
-CLAIM_SQL = """
-UPDATE notifications_outboxmessage SET sent_at = %s, attempts = attempts + 1
+# Taking one message, just before it goes to the mail server: committed on its own (the sender runs as an RQ
+# job, in autocommit). Two senders racing for a row both run it; the row lock and the re-check let one win.
+TAKE_SQL = """
+UPDATE notifications_outboxmessage SET sent_at = %s, attempts = attempts + 1, retry_after = NULL
 WHERE id = %s AND sent_at IS NULL
-RETURNING event, recipient_email, context
+RETURNING attempts
 """
+# SMTP errors raised before the server accepted anything: the message was certainly not sent.
+SERVER_REFUSED_THE_SESSION = (
+    smtplib.SMTPSenderRefused,
+    smtplib.SMTPHeloError,
+    smtplib.SMTPAuthenticationError,
+    smtplib.SMTPNotSupportedError,
+)
 
 
 def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = None) -> int:
-    """Send unsent outbox rows until none is left or the time slice is over; returns how many this run sent.
+    """Send unsent outbox rows until none is due or the time slice is over; returns how many this run sent.
 
-    At most once per row: each message is marked sent in its own commit, then handed to the mail server, so
-    two senders never send one dedupe key twice, and a sender killed between the two steps loses that one
-    message rather than send it again. A 10,000 archive writes 120,000 rows, minutes of SMTP: after
-    NOTIFICATIONS_SEND_SLICE_SECONDS the run enqueues its own continuation and ends, and the worker, which
-    takes the `archive` queue first, starts any archive job submitted meanwhile before it sends on. When the
-    mail server fails, the run puts the message back and stops; the reconciler starts it again a minute later.
+    At most once per row: each message is taken (marked sent, committed) just before it goes to the mail
+    server and is never taken again, so two senders never send one dedupe key twice, and a failure that
+    leaves open whether the server got it (a dropped connection, a timeout) or a sender killed at that moment
+    costs that one message rather than a duplicate. A 10,000 archive writes 120,000 rows, minutes of SMTP:
+    after NOTIFICATIONS_SEND_SLICE_SECONDS the run enqueues its own continuation and ends, and the worker,
+    which takes the `archive` queue first, starts any archive job submitted meanwhile before it sends on.
     """
     from .services import enqueue_outbox_sender
 
@@ -48,17 +56,18 @@ def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = 
     run = Run()
     try:
         while True:
-            ids = list(
-                OutboxMessage.objects.filter(sent_at__isnull=True)
+            rows = list(
+                due_rows()
+                .exclude(pk__in=run.passed)
                 .order_by("id")
-                .values_list("pk", flat=True)[:batch_size]
+                .values_list("pk", "event", "recipient_email", "context")[:batch_size]
             )
-            for pk in ids:
-                if not run.send(pk):
+            for row in rows:
+                if not run.send(*row):
                     logger.error("Outbox sender: %s sent, then the mail server failed: %s", run.sent, run.error)
                     return run.sent
             run.batches += 1
-            if len(ids) < batch_size:
+            if len(rows) < batch_size:
                 return run.sent
             pause_point("after_send_batch", run.batches)
             if time.monotonic() >= deadline:
@@ -69,45 +78,86 @@ def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = 
         run.close()
 
 
+def due_rows():
+    """Outbox rows waiting to be sent now (not waiting for a retry after a temporary refusal)."""
+    return OutboxMessage.objects.filter(sent_at__isnull=True).filter(
+        Q(retry_after__isnull=True) | Q(retry_after__lte=timezone.now())
+    )
+
+
 @dataclasses.dataclass
 class Run:
-    """One sender run: its mail connection, the rules' compiled templates, what it sent."""
+    """One sender run: its mail connection, the rules' compiled templates, what it sent and passed over."""
 
     sent: int = 0
+    taken: int = 0
     batches: int = 0
     error: str = ""
+    passed: set = dataclasses.field(default_factory=set)  # put back for a later retry: not again in this run
     mail: object = None
     templates: dict = dataclasses.field(default_factory=dict)
 
-    def send(self, pk: int) -> bool:
-        """Mark one message sent, then send it; False when the mail server failed (the message is put back)."""
-        if self.mail is None:
-            self.mail = get_connection()
-            self.mail.open()  # a server that cannot be reached fails the run before anything is marked
-        now = timezone.now()
-        with db.cursor() as cursor:
-            cursor.execute(CLAIM_SQL, [now, pk])
-            claimed = cursor.fetchone()
-        if claimed is None:
-            return True  # another sender took it
-        event, recipient_email, context = claimed
-        context = json.loads(context) if isinstance(context, str) else context  # Django leaves jsonb as text
-        pause_point("after_send_mark", self.sent + 1)
+    def send(self, pk: int, event: str, recipient_email: str, context: dict) -> bool:
+        """Send one message; False when the run must stop (the mail server failed)."""
         message, reason = self.message(event, recipient_email, context)
         if message is None:
-            OutboxMessage.objects.filter(pk=pk).update(last_error=reason)  # done: nothing could deliver it
+            set_aside(pk, reason)  # nothing could ever deliver it
             return True
+        if self.mail is None:
+            self.mail = get_connection()
+            self.mail.open()  # a server that cannot be reached fails the run before anything is taken
+        now = timezone.now()
+        with db.cursor() as cursor:
+            cursor.execute(TAKE_SQL, [now, pk])
+            taken = cursor.fetchone()
+        if taken is None:
+            return True  # another sender took it
+        self.taken += 1
+        pause_point("after_send_mark", self.taken)
         try:
             self.mail.send_messages([message])
-        except Exception as exc:  # noqa: BLE001 - sorted below: this message's fault, or the server's
-            if _refused_for_good(exc):
-                OutboxMessage.objects.filter(pk=pk).update(last_error=f"The mail server refused it: {exc}"[:2000])
-                return True
+        except (ValueError, BadHeaderError) as exc:  # the address or a header cannot be written: nothing went out
+            set_aside(pk, f"The message cannot be written: {exc}", taken=True)
+            return True
+        except smtplib.SMTPRecipientsRefused as exc:  # refused before the message was handed over
+            codes = [code for code, _ in exc.recipients.values()]
+            if codes and all(code >= 500 for code in codes):
+                set_aside(pk, f"The mail server refused the recipient: {exc.recipients}", taken=True)
+            else:
+                self.retry_later(pk, taken[0], f"The mail server refused the recipient for now: {exc.recipients}")
+            return True
+        except smtplib.SMTPDataError as exc:  # the server answered the message itself: it did not accept it
+            if exc.smtp_code >= 500:
+                set_aside(pk, f"The mail server refused the message: {exc.smtp_code} {exc.smtp_error!r}", taken=True)
+            else:
+                self.retry_later(pk, taken[0], f"The mail server refused the message for now: {exc.smtp_code}")
+            return True
+        except SERVER_REFUSED_THE_SESSION as exc:  # nothing was sent; not this message's fault
             self.error = f"{type(exc).__name__}: {exc}"[:2000]
-            OutboxMessage.objects.filter(pk=pk).update(sent_at=None, last_error=self.error)
+            OutboxMessage.objects.filter(pk=pk).update(sent_at=None, attempts=F("attempts") - 1, last_error=self.error)
+            return False
+        except Exception as exc:  # noqa: BLE001 - a dropped connection, a timeout: the server may have it
+            self.error = f"{type(exc).__name__}: {exc}"[:2000]
+            set_aside(
+                pk,
+                f"The connection failed while the message was being handed over ({self.error}); it may or may "
+                "not have arrived, and is not sent again so that it cannot arrive twice.",
+                taken=True,
+            )
             return False
         self.sent += 1
         return True
+
+    def retry_later(self, pk: int, attempts: int, reason: str) -> None:
+        """A temporary refusal of this message: put it back with a growing delay, give it up after the last try."""
+        self.passed.add(pk)
+        if attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
+            set_aside(pk, f"Gave up after {attempts} attempts. {reason}", taken=True)
+            return
+        delay = datetime.timedelta(minutes=min(2 ** (attempts - 1), 60))
+        OutboxMessage.objects.filter(pk=pk).update(
+            sent_at=None, retry_after=timezone.now() + delay, last_error=reason[:2000]
+        )
 
     def message(self, event: str, recipient_email: str, context: dict) -> tuple[EmailMessage | None, str]:
         """The message to send, or None and the reason it can never be sent."""
@@ -117,7 +167,7 @@ class Run:
             rule = NotificationRule.objects.filter(event=event).first()
             try:
                 self.templates[event] = rule and (Template(rule.subject_template), Template(rule.body_template))
-            except Exception as exc:  # noqa: BLE001 - a template saved before validation existed
+            except Exception as exc:  # noqa: BLE001 - a template saved before templates were checked
                 self.templates[event] = f"The rule's template does not render: {exc}"
         compiled = self.templates[event]
         if compiled is None:
@@ -127,14 +177,16 @@ class Run:
         subject, body = compiled
         try:
             rendered = Context(context, autoescape=False)
-            return EmailMessage(
+            message = EmailMessage(
                 subject=" ".join(subject.render(rendered).split()),
                 body=body.render(rendered),
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[recipient_email],
-            ), ""
+            )
+            message.message()  # builds the headers now: a bad one fails here, before the message is taken
+            return message, ""
         except Exception as exc:  # noqa: BLE001 - a template that compiles but cannot render this context
-            return None, f"The rule's template does not render: {exc}"
+            return None, f"The message cannot be written: {exc}"
 
     def close(self) -> None:
         if self.mail is not None:
@@ -144,12 +196,10 @@ class Run:
                 logger.warning("Outbox sender: could not close the mail connection.", exc_info=True)
 
 
-def _refused_for_good(exc: Exception) -> bool:
-    """A permanent (5xx) refusal of this message: its recipient, or its content. Anything else — 4xx
-    (greylisting, a full mailbox, rate limits), a dropped connection, a timeout — is the server's moment,
-    and the message waits for the next run."""
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
-    if isinstance(exc, smtplib.SMTPDataError):
-        return exc.smtp_code >= 500
-    return False
+def set_aside(pk: int, reason: str, *, taken: bool = False) -> None:
+    """Done with this message without sending it (or without knowing): marked, with the reason."""
+    rows = OutboxMessage.objects.filter(pk=pk)
+    if taken:
+        rows.update(last_error=reason[:2000])
+    else:
+        rows.filter(sent_at__isnull=True).update(sent_at=timezone.now(), last_error=reason[:2000])

@@ -51,9 +51,13 @@ class OutboxMessage(models.Model):
     recipient_email = models.CharField(max_length=254, blank=True)
     context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Set when the sender takes the message, just before it goes to the mail server ("done" from then on: the
+    # message is never taken again, so it is never sent twice); last_error says when it went otherwise.
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # After a temporary refusal of this message (4xx: greylisting, a full mailbox), when to try it again.
+    retry_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
