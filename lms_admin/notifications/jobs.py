@@ -10,6 +10,7 @@ import time
 
 from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMessage, get_connection
+from django.core.mail.message import sanitize_address
 from django.db import connection as db
 from django.db.models import F, Q
 from django.template import Context, Template
@@ -25,16 +26,9 @@ logger = logging.getLogger(__name__)
 # job, in autocommit). Two senders racing for a row both run it; the row lock and the re-check let one win.
 TAKE_SQL = """
 UPDATE notifications_outboxmessage SET sent_at = %s, attempts = attempts + 1, retry_after = NULL
-WHERE id = %s AND sent_at IS NULL
+WHERE id = %s AND sent_at IS NULL AND (retry_after IS NULL OR retry_after <= %s)
 RETURNING attempts
 """
-# SMTP errors raised before the server accepted anything: the message was certainly not sent.
-SERVER_REFUSED_THE_SESSION = (
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPHeloError,
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPNotSupportedError,
-)
 
 
 def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = None) -> int:
@@ -53,6 +47,11 @@ def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = 
     if slice_seconds is None:
         slice_seconds = settings.NOTIFICATIONS_SEND_SLICE_SECONDS
     deadline = time.monotonic() + slice_seconds
+    try:
+        sanitize_address(settings.DEFAULT_FROM_EMAIL, settings.DEFAULT_CHARSET)
+    except ValueError as exc:  # every message would fail on it: take none, give none up
+        logger.error("Outbox sender: DEFAULT_FROM_EMAIL cannot be used (%s); nothing sent.", exc)
+        return 0
     run = Run()
     try:
         while True:
@@ -106,9 +105,13 @@ class Run:
         if self.mail is None:
             self.mail = get_connection()
             self.mail.open()  # a server that cannot be reached fails the run before anything is taken
+        elif getattr(getattr(self.mail, "connection", None), "sock", True) is None:
+            # The server closed the SMTP session after a refusal: open a new one before taking the next message.
+            self.mail.close()
+            self.mail.open()
         now = timezone.now()
         with db.cursor() as cursor:
-            cursor.execute(TAKE_SQL, [now, pk])
+            cursor.execute(TAKE_SQL, [now, pk, now])
             taken = cursor.fetchone()
         if taken is None:
             return True  # another sender took it
@@ -119,23 +122,19 @@ class Run:
         except (ValueError, BadHeaderError) as exc:  # the address or a header cannot be written: nothing went out
             set_aside(pk, f"The message cannot be written: {exc}", taken=True)
             return True
+        except smtplib.SMTPResponseException as exc:  # the server answered: it did not accept the message
+            return self.refused(pk, taken[0], exc)
+        except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH missing: refused before anything was sent
+            return self.put_back(pk, f"The mail server refused the session: {exc}")
         except smtplib.SMTPRecipientsRefused as exc:  # refused before the message was handed over
             codes = [code for code, _ in exc.recipients.values()]
+            if 421 in codes:  # "closing the connection": the server's state, not this recipient's
+                return self.put_back(pk, f"The mail server closed the session: {exc.recipients}")
             if codes and all(code >= 500 for code in codes):
                 set_aside(pk, f"The mail server refused the recipient: {exc.recipients}", taken=True)
             else:
                 self.retry_later(pk, taken[0], f"The mail server refused the recipient for now: {exc.recipients}")
             return True
-        except smtplib.SMTPDataError as exc:  # the server answered the message itself: it did not accept it
-            if exc.smtp_code >= 500:
-                set_aside(pk, f"The mail server refused the message: {exc.smtp_code} {exc.smtp_error!r}", taken=True)
-            else:
-                self.retry_later(pk, taken[0], f"The mail server refused the message for now: {exc.smtp_code}")
-            return True
-        except SERVER_REFUSED_THE_SESSION as exc:  # nothing was sent; not this message's fault
-            self.error = f"{type(exc).__name__}: {exc}"[:2000]
-            OutboxMessage.objects.filter(pk=pk).update(sent_at=None, attempts=F("attempts") - 1, last_error=self.error)
-            return False
         except Exception as exc:  # noqa: BLE001 - a dropped connection, a timeout: the server may have it
             self.error = f"{type(exc).__name__}: {exc}"[:2000]
             set_aside(
@@ -147,6 +146,24 @@ class Run:
             return False
         self.sent += 1
         return True
+
+    def refused(self, pk: int, attempts: int, exc: smtplib.SMTPResponseException) -> bool:
+        """The server answered MAIL FROM, DATA or the message with an error code: sort it by whose fault it is."""
+        answer = f"{exc.smtp_code} {exc.smtp_error!r}"
+        about_this_message = isinstance(exc, smtplib.SMTPDataError) or exc.smtp_code == 552  # 552: too big
+        if exc.smtp_code == 421 or not about_this_message:  # the session: closing, sender address, authentication
+            return self.put_back(pk, f"The mail server refused the session: {type(exc).__name__} {answer}")
+        if exc.smtp_code >= 500:
+            set_aside(pk, f"The mail server refused the message: {answer}", taken=True)
+        else:
+            self.retry_later(pk, attempts, f"The mail server refused the message for now: {answer}")
+        return True
+
+    def put_back(self, pk: int, reason: str) -> bool:
+        """Nothing was sent and it was not this message's fault: untaken, its attempt given back; the run ends."""
+        self.error = reason[:2000]
+        OutboxMessage.objects.filter(pk=pk).update(sent_at=None, attempts=F("attempts") - 1, last_error=self.error)
+        return False
 
     def retry_later(self, pk: int, attempts: int, reason: str) -> None:
         """A temporary refusal of this message: put it back with a growing delay, give it up after the last try."""
@@ -183,9 +200,11 @@ class Run:
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[recipient_email],
             )
-            message.message()  # builds the headers now: a bad one fails here, before the message is taken
+            # What the backend checks only when sending, checked before the message is taken.
+            sanitize_address(recipient_email, message.encoding or settings.DEFAULT_CHARSET)
+            message.message()  # the headers
             return message, ""
-        except Exception as exc:  # noqa: BLE001 - a template that compiles but cannot render this context
+        except Exception as exc:  # noqa: BLE001 - a template that cannot render this context, a bad address
             return None, f"The message cannot be written: {exc}"
 
     def close(self) -> None:

@@ -3,13 +3,15 @@ waits for its retry time without holding up the others, and an outage gives noth
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from archive.services import archive_enrollments
 from enrollments.services import enroll_user
-from lms_admin.notifications.jobs import send_outbox
+from lms_admin.notifications.jobs import Run, send_outbox
 from lms_admin.notifications.models import NotificationRule, OutboxMessage
 from tests.factories import UserFactory
 from tests.notifications.mail_server import BACKEND, FlakyMailServer
@@ -118,13 +120,14 @@ def test_a_recipient_refused_for_now_every_time_is_given_up_after_the_last_attem
     assert_each_delivered_once(server, 12)
 
 
-def test_a_message_whose_content_is_rejected_for_good_is_set_aside(server, learners):
-    server.rejected = {learners[1].email}
+@pytest.mark.parametrize(("refusal", "code"), [("rejected", "554"), ("too_big", "552")], ids=["content", "size"])
+def test_a_message_refused_for_good_is_set_aside(server, learners, refusal, code):
+    setattr(server, refusal, {learners[1].email})  # the content (554 at DATA) or the size (552 at MAIL FROM)
 
     assert send() == 12
 
-    rejected = OutboxMessage.objects.filter(recipient_email=learners[1].email)
-    assert all(row.sent_at and "554" in row.last_error for row in rejected)
+    refused = OutboxMessage.objects.filter(recipient_email=learners[1].email)
+    assert all(row.sent_at and code in row.last_error for row in refused)
     assert_each_delivered_once(server, 12)
 
 
@@ -150,3 +153,38 @@ def test_a_rule_whose_template_does_not_compile_cannot_be_saved(rules):
     assert "does not compile" in caught.value.message_dict["body_template"][0]
     # A form without the template fields (the rules list's on/off switches) does not trip over a stored one.
     rule.full_clean(exclude=["subject_template", "body_template"])
+
+
+def test_a_server_closing_the_session_at_a_recipient_ends_the_run_without_using_up_that_message(server, learners):
+    closing = OutboxMessage.objects.order_by("id").first()
+    server.refused = {closing.recipient_email: 421}
+
+    assert send() == 0
+
+    closing.refresh_from_db()
+    assert closing.sent_at is None and closing.attempts == 0 and "closed the session" in closing.last_error
+    assert unsent().count() == 18
+    server.refused = {}
+    assert send() == 18
+    assert_each_delivered_once(server, 18)
+
+
+def test_an_unusable_sender_address_takes_nothing(server, learners, settings):
+    settings.DEFAULT_FROM_EMAIL = "lms-admin@"
+
+    assert send() == 0
+
+    assert unsent().count() == 18 and not unsent().exclude(attempts=0).exists()
+    settings.DEFAULT_FROM_EMAIL = "lms-admin@example.com"
+    assert send() == 18
+
+
+def test_a_message_waiting_for_its_retry_time_is_not_taken_by_a_sender_that_read_it_earlier(server, learners):
+    row = OutboxMessage.objects.order_by("id").first()
+    run = Run()
+    OutboxMessage.objects.filter(pk=row.pk).update(retry_after=timezone.now() + datetime.timedelta(minutes=5))
+
+    assert run.send(row.pk, row.event, row.recipient_email, row.context) is True  # as if read before
+
+    row.refresh_from_db()
+    assert row.sent_at is None and row.attempts == 0 and server.delivered == []
