@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal
 
-from django.http import FileResponse, HttpRequest
+from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Field, Path, Query, Router, Schema
 from ninja.responses import Status
@@ -20,7 +20,6 @@ from enrollments.models import LearningPlanEnrollment
 from enrollments.selectors import get_plan_for
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.api import ERRORS, MAX_ID, ApiError, DataOut, ErrorOut, Page, PageParams, UserRef, paginate
-from lms_admin.audit.services import record
 
 from .background import cancel_archive_job, start_archive_job
 from .deletion import delete_archived_enrollments
@@ -126,9 +125,6 @@ def archived_data(record: ArchivedPlanEnrollment, request: HttpRequest) -> dict:
     if record.certificate_id is not None:
         url = request.build_absolute_uri(reverse("api:archived_enrollment_certificate", args=[record.pk]))
         certificate = {"url": url, "assigned_at": record.certificate_assigned_at}
-    enrolled_by = None
-    if record.enrolled_by_id is not None or record.enrolled_by_username:
-        enrolled_by = {"id": record.enrolled_by_id, "username": record.enrolled_by_username}
     return {
         "id": record.pk,
         "archived_at": record.archived_at,
@@ -153,7 +149,7 @@ def archived_data(record: ArchivedPlanEnrollment, request: HttpRequest) -> dict:
         "certificate": certificate,
         "enrollment": {
             "enrolled_at": record.enrolled_at,
-            "enrolled_by": enrolled_by,
+            "enrolled_by": _user_ref(record.enrolled_by_id, record.enrolled_by_username),
             "validity_start": record.validity_start,
             "validity_end": record.validity_end,
             "status": record.enrollment_status,
@@ -243,19 +239,13 @@ def delete_archived_enrollment(request: HttpRequest, archive_id: ObjectId):
     },
 )
 def download_archived_certificate(request: HttpRequest, archive_id: ObjectId):
+    from .services import archived_certificate_response
+
     archived = get_archived_for(request.auth, archive_id)
-    if archived.certificate is None or not archived.certificate.file:
+    response = archived_certificate_response(archived, actor=request.auth)
+    if response is None:
         raise ApiError(404, "not_found", "This archived enrollment has no certificate.")
-    record(
-        actor=request.auth,
-        action="archived_certificate.download",
-        object_type="archived_plan_enrollment",
-        object_id=archived.pk,
-    )
-    filename = f"certificate-{archived.user_username}-{archived.plan_code or archived.plan_number}-{archived.round}.pdf"
-    return FileResponse(
-        archived.certificate.file.open("rb"), content_type="application/pdf", as_attachment=True, filename=filename
-    )
+    return response
 
 
 # --- archiving -------------------------------------------------------------------------------------------------
@@ -301,10 +291,14 @@ class JobStartedOut(Schema):
     job: JobOut
 
 
+def _user_ref(user_id: int | None, username: str) -> dict | None:
+    """`{id, username}` of a user as recorded (the id is null once the user is deleted); None when nobody was."""
+    if user_id is not None or username:
+        return {"id": user_id, "username": username}
+    return None
+
+
 def job_data(job: ArchiveJob) -> dict:
-    requested_by = None
-    if job.requested_by_id is not None or job.requested_by_username:
-        requested_by = {"id": job.requested_by_id, "username": job.requested_by_username}
     return {
         "id": job.pk,
         "status": job.status,
@@ -315,7 +309,7 @@ def job_data(job: ArchiveJob) -> dict:
         "processed": job.processed,
         "progress": max(0, min(100, job.progress)),
         "counts": {str(key): int(value) for key, value in (job.counts or {}).items()},
-        "requested_by": requested_by,
+        "requested_by": _user_ref(job.requested_by_id, job.requested_by_username),
         "created_at": job.created_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,

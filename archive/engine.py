@@ -50,12 +50,28 @@ GROUP BY lpc.learning_plan_id, lpc.course_id, c.title, lpc.position, lpc.id
 ORDER BY lpc.learning_plan_id, lpc.position, lpc.id
 """
 
-SNAPSHOT_SQL = """
-WITH batch AS MATERIALIZED (
+# The plan snapshot's columns in the order both the engine and the benchmark's floor write them.
+SNAPSHOT_COLUMNS = """
+        archived_at, archived_by_id, archived_by_username, mode, reset_tracking, notify, job_id, enrollment_id, round,
+        user_id, user_number, user_display_name, user_language, user_username, user_first_name, user_last_name,
+        user_last_login, user_expires_on, user_active, user_suspended, user_level, user_status,
+        learning_plan_id, plan_number, plan_title, plan_code, plan_uid, plan_status, plan_language, plan_created_at,
+        plan_published_at, plan_updated_at, plan_validity_days, plan_start_date, plan_end_date, plan_course_list,
+        plan_credits, plan_certificate_template_number, certificate_id, certificate_sha256, certificate_assigned_at,
+        enrolled_at, enrolled_by_id, enrolled_by_username, enrollment_updated_at, validity_start, validity_end,
+        enrollment_status, completed_at
+"""
+
+# The batch's live rows, read once: both batch statements start from it.
+BATCH_CTE = """WITH batch AS MATERIALIZED (
     SELECT e.id, e.user_id, e.learning_plan_id
     FROM enrollments_learningplanenrollment e
     WHERE e.id = ANY(%(ids)s::bigint[])
-), course_lists AS MATERIALIZED (
+)"""
+
+SNAPSHOT_SQL = (
+    BATCH_CTE
+    + """, course_lists AS MATERIALIZED (
     SELECT lpc.learning_plan_id, string_agg(c.title, ', ' ORDER BY lpc.position, lpc.id) AS course_list
     FROM enrollments_learningplancourse lpc
     JOIN enrollments_course c ON c.id = lpc.course_id
@@ -95,16 +111,9 @@ WITH batch AS MATERIALIZED (
     FROM unnest(%(cert_enrollment_ids)s::bigint[], %(cert_shas)s::text[]) AS c(enrollment_id, sha256)
     JOIN stored ON stored.sha256 = c.sha256
 ), snap AS (
-    INSERT INTO archive_archivedplanenrollment (
-        archived_at, archived_by_id, archived_by_username, mode, reset_tracking, notify, job_id, enrollment_id, round,
-        user_id, user_number, user_display_name, user_language, user_username, user_first_name, user_last_name,
-        user_last_login, user_expires_on, user_active, user_suspended, user_level, user_status,
-        learning_plan_id, plan_number, plan_title, plan_code, plan_uid, plan_status, plan_language, plan_created_at,
-        plan_published_at, plan_updated_at, plan_validity_days, plan_start_date, plan_end_date, plan_course_list,
-        plan_credits, plan_certificate_template_number, certificate_id, certificate_sha256, certificate_assigned_at,
-        enrolled_at, enrolled_by_id, enrolled_by_username, enrollment_updated_at, validity_start, validity_end,
-        enrollment_status, completed_at
-    )
+    INSERT INTO archive_archivedplanenrollment ("""
+    + SNAPSHOT_COLUMNS
+    + """)
     SELECT %(now)s, %(actor_id)s, %(actor_username)s, %(mode)s, %(reset)s, %(notify)s, %(job_id)s, e.id, e.round,
            u.id, u.id, coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), u.username), u.language,
            u.username, u.first_name, u.last_name,
@@ -210,13 +219,11 @@ WITH batch AS MATERIALIZED (
 )
 SELECT s.id, s.enrollment_id, (SELECT count(*) FROM outbox) FROM snap s
 """
+)
 
-_LIVE_BATCH = """
-WITH batch AS MATERIALIZED (
-    SELECT e.id, e.user_id, e.learning_plan_id
-    FROM enrollments_learningplanenrollment e
-    WHERE e.id = ANY(%(ids)s::bigint[])
-), plan_courses AS MATERIALIZED (
+_LIVE_BATCH = (
+    BATCH_CTE
+    + """, plan_courses AS MATERIALIZED (
     SELECT DISTINCT b.user_id, lpc.course_id
     FROM batch b JOIN enrollments_learningplancourse lpc ON lpc.learning_plan_id = b.learning_plan_id
 ), reset AS (
@@ -224,6 +231,7 @@ WITH batch AS MATERIALIZED (
     USING plan_courses pc, enrollments_trainingmaterial m
     WHERE %(reset)s AND m.course_id = pc.course_id AND mt.material_id = m.id AND mt.user_id = pc.user_id
 )"""
+)
 
 REENROLL_SQL = (
     _LIVE_BATCH

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
+from django.http import FileResponse
 from django.utils import timezone
 
 from enrollments.models import Course, IssuedCertificate, LearningPlan, LearningPlanCourse
@@ -23,7 +24,7 @@ from lms_admin.accounts.roles import is_superadmin
 from lms_admin.audit import services as audit
 
 from . import engine, storage
-from .models import ArchiveJob, ArchiveMode, Outcome
+from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveMode, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +285,23 @@ def _archive_rows(
     return results
 
 
+def archived_certificate_response(archived: ArchivedPlanEnrollment, *, actor: User) -> FileResponse | None:
+    """The archived certificate PDF as a download, audited; None when the record has no certificate.
+
+    A file missing from archive storage raises FileNotFoundError, before anything is audited."""
+    if archived.certificate is None or not archived.certificate.file:
+        return None
+    pdf = archived.certificate.file.open("rb")
+    audit.record(
+        actor=actor,
+        action="archived_certificate.download",
+        object_type="archived_plan_enrollment",
+        object_id=archived.pk,
+    )
+    filename = f"certificate-{archived.user_username}-{archived.plan_code or archived.plan_number}-{archived.round}.pdf"
+    return FileResponse(pdf, as_attachment=True, filename=filename, content_type="application/pdf")
+
+
 def _archived_message(round_: int, mode: str) -> str:
     then = f"re-enrolled for round {round_ + 1}" if mode == ArchiveMode.REENROLL else "unenrolled"
     return f"Round {round_} archived; {then}."
@@ -354,6 +372,7 @@ def _audit(
 
 __all__ = [
     "ArchiveOutcome",
+    "archived_certificate_response",
     "ItemResult",
     "archive_batch",
     "archive_enrollments",

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.utils.safestring import mark_safe
 
-from enrollments.tables import actions_column
+from enrollments.tables import actions_column, select_column
 
 # Sort keys of the Archived view: column name → fields (the id breaks ties).
 ARCHIVED_SORTS: dict[str, tuple[str, ...]] = {
@@ -23,14 +22,7 @@ class ArchivedEnrollmentTable(tables.Table):
 
     caption = "Archived enrollments"
 
-    select = tables.Column(
-        empty_values=(),
-        verbose_name=mark_safe(
-            '<input type="checkbox" class="select-page" data-select-page aria-label="Select every row on this page">'
-        ),
-        orderable=False,
-        attrs={"th": {"class": "select"}},
-    )
+    select = select_column()
     user = tables.Column(empty_values=(), verbose_name="User")
     archived_at = tables.Column(verbose_name="Archived")
     archived_by = tables.Column(empty_values=(), verbose_name="Archived by")

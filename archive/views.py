@@ -27,7 +27,6 @@ from enrollments.views import PAGE_SIZES, render_list
 from lms_admin.accounts import roles
 from lms_admin.accounts.models import User
 from lms_admin.audit.models import AuditEvent
-from lms_admin.audit.services import record
 
 from .background import cancel_archive_job, start_archive_job
 from .csv_export import _Line, job_items_csv_response
@@ -37,7 +36,7 @@ from .forms import ArchiveOptionsForm, Selection
 from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, Outcome
 from .previews import preview_one, preview_selection
 from .selectors import archived_enrollments_visible_to, filter_archived, get_archived_for, get_job_for, jobs_visible_to
-from .services import archive_enrollments, check_shared_courses
+from .services import archive_enrollments, archived_certificate_response, check_shared_courses
 from .tables import ARCHIVED_SORTS, DEFAULT_ARCHIVED_SORT, ArchivedEnrollmentTable, TeamArchivedTable
 
 REFRESH_EVENT = "enrollments:refresh"
@@ -509,20 +508,13 @@ def archived_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def archived_certificate(request: HttpRequest, pk: int) -> FileResponse:
     """The certificate as it was archived, from archive storage; audited as a certificate download."""
     archived = _visible_record(request.user, pk)
-    if archived.certificate is None or not archived.certificate.file:
-        raise Http404("This archived enrollment has no certificate.")
     try:
-        pdf = archived.certificate.file.open("rb")
+        response = archived_certificate_response(archived, actor=request.user)
     except FileNotFoundError as exc:
         raise Http404("The archived certificate file is missing.") from exc
-    record(
-        actor=request.user,
-        action="archived_certificate.download",
-        object_type="archived_plan_enrollment",
-        object_id=archived.pk,
-    )
-    filename = f"certificate-{archived.user_username}-{archived.plan_code or archived.plan_number}-{archived.round}.pdf"
-    return FileResponse(pdf, as_attachment=True, filename=filename, content_type="application/pdf")
+    if response is None:
+        raise Http404("This archived enrollment has no certificate.")
+    return response
 
 
 @login_required

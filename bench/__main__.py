@@ -21,11 +21,12 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT = REPO_ROOT / "docs" / "PERFORMANCE.md"
 COLUMNS = ("figure", "floor", "target", "measured", "ratio", "data")
+# name: (module, title of its section in docs/PERFORMANCE.md), in the order of the report
 SUITES = {
-    "engine": "bench.engine",
-    "list": "bench.list_views",
-    "archived": "bench.archived_views",
-    "jobs": "bench.jobs",
+    "engine": ("bench.engine", "Archiving engine"),
+    "list": ("bench.list_views", "List views"),
+    "archived": ("bench.archived_views", "Archived view"),
+    "jobs": ("bench.jobs", "Background jobs"),
 }
 
 
@@ -62,7 +63,7 @@ def cpu_model() -> str:
 
 def run_suite(name: str, quick: bool) -> list[dict]:
     try:
-        module = importlib.import_module(SUITES[name])
+        module = importlib.import_module(SUITES[name][0])
     except ImportError as exc:
         print(f"-- {name}: not available ({exc})", flush=True)
         return []
@@ -90,14 +91,6 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-SECTION_TITLES = {
-    "engine": "Archiving engine",
-    "list": "List views",
-    "archived": "Archived view",
-    "jobs": "Background jobs",
-}
-
-
 def sections_on_file() -> dict[str, str]:
     """The sections of the current docs/PERFORMANCE.md, so that `--only x` replaces x's and keeps the others."""
     if not OUTPUT.exists():
@@ -119,7 +112,7 @@ def write_report(results: dict[str, list[dict]], info: dict[str, str], command: 
         sections[name] = "\n".join(
             [
                 f"<!-- suite:{name} -->",
-                f"## {SECTION_TITLES[name]}",
+                f"## {SUITES[name][1]}",
                 "",
                 table(rows) if rows else "Not available in this checkout.",
                 "",

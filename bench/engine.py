@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
+from archive.engine import SNAPSHOT_COLUMNS
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "lms_bench_engine_tpl"
 WORK_DB = "lms_bench_engine"
@@ -358,16 +360,11 @@ SELECT ic.id, ic.file FROM enrollments_issuedcertificate ic
 JOIN enrollments_learningplanenrollment e ON e.user_id = ic.user_id AND e.learning_plan_id = ic.learning_plan_id
 WHERE e.id = ANY(%(ids)s) AND ic.file <> ''
 """
-FLOOR_PLAN_SNAPSHOTS = """
-INSERT INTO archive_archivedplanenrollment (
-    archived_at, archived_by_id, archived_by_username, mode, reset_tracking, notify, job_id, enrollment_id, round,
-    user_id, user_number, user_display_name, user_language, user_username, user_first_name, user_last_name,
-    user_last_login, user_expires_on, user_active, user_suspended, user_level, user_status,
-    learning_plan_id, plan_number, plan_title, plan_code, plan_uid, plan_status, plan_language, plan_created_at,
-    plan_published_at, plan_updated_at, plan_validity_days, plan_start_date, plan_end_date, plan_course_list,
-    plan_credits, plan_certificate_template_number, certificate_id, certificate_sha256, certificate_assigned_at,
-    enrolled_at, enrolled_by_id, enrolled_by_username, enrollment_updated_at, validity_start, validity_end,
-    enrollment_status, completed_at)
+FLOOR_PLAN_SNAPSHOTS = (
+    "INSERT INTO archive_archivedplanenrollment ("
+    + SNAPSHOT_COLUMNS
+    + ")"
+    + """
 SELECT %(now)s, %(admin)s, 'bench_admin', %(mode)s, %(reset)s, %(notify)s, NULL, e.id, e.round,
        u.id, u.id, u.first_name || ' ' || u.last_name, u.language, u.username, u.first_name, u.last_name,
        u.last_login, u.expires_on, u.is_active, NOT u.is_active, u.level, 'active',
@@ -387,6 +384,7 @@ LEFT JOIN unnest(%(cert_ids)s::bigint[], %(shas)s::text[]) AS cs(id, sha256) ON 
 LEFT JOIN archive_archivedcertificate ac ON ac.sha256 = cs.sha256
 WHERE e.id = ANY(%(ids)s)
 """
+)
 FLOOR_COURSE_SNAPSHOTS = """
 WITH tr AS MATERIALIZED (
     SELECT e.user_id, m.course_id, count(*) AS total, count(*) FILTER (WHERE mt.status = 'completed') AS done,

@@ -25,7 +25,21 @@ def _lookup(references: list[str]) -> tuple[dict[str, User], list[str]]:
     return by_reference, [ref for ref in references if ref not in by_reference]
 
 
-class MergeUsersForm(forms.Form):
+class MergePreviewForm(forms.Form):
+    """A form that is valid only when the merge it names could run; `merge_preview()` says what it would do."""
+
+    def preview_merge(self, kept: User, merged: list[User]) -> None:
+        try:
+            self.preview = preview_merge(kept=kept, merged=merged)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages, code="invalid_selection") from exc
+
+    def merge_preview(self) -> MergePreview:
+        """What the merge would do (only after `is_valid()`)."""
+        return self.preview
+
+
+class MergeUsersForm(MergePreviewForm):
     """The kept user and the users merged into them, by username or id; valid only when a merge could run."""
 
     kept = forms.CharField(
@@ -62,18 +76,11 @@ class MergeUsersForm(forms.Form):
         cleaned = super().clean()
         kept, merged = cleaned.get("kept"), cleaned.get("merged")
         if kept is not None and merged is not None:
-            try:
-                self.preview = preview_merge(kept=kept, merged=merged)
-            except ValidationError as exc:
-                raise ValidationError(exc.messages, code="invalid_selection") from exc
+            self.preview_merge(kept, merged)
         return cleaned
 
-    def merge_preview(self) -> MergePreview:
-        """What the merge would do (only after `is_valid()`)."""
-        return self.preview
 
-
-class AdminMergeUsersForm(forms.Form):
+class AdminMergeUsersForm(MergePreviewForm):
     """The Django admin action's intermediate page: which of the selected users is kept."""
 
     kept = forms.ModelChoiceField(queryset=User.objects.none(), widget=forms.RadioSelect, label="Kept user")
@@ -87,12 +94,5 @@ class AdminMergeUsersForm(forms.Form):
         cleaned = super().clean()
         kept = cleaned.get("kept")
         if kept is not None:
-            merged = [u for u in self.users if u.pk != kept.pk]
-            try:
-                self.preview = preview_merge(kept=kept, merged=merged)
-            except ValidationError as exc:
-                raise ValidationError(exc.messages, code="invalid_selection") from exc
+            self.preview_merge(kept, [u for u in self.users if u.pk != kept.pk])
         return cleaned
-
-    def merge_preview(self) -> MergePreview:
-        return self.preview

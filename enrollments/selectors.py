@@ -75,25 +75,24 @@ def get_certificate_for(user: User, certificate_id: int) -> IssuedCertificate:
 # ---------------------------------------------------------------------------------------------- plans list
 
 
+def _count_per_plan(model) -> QuerySet:
+    """A subquery counting `model`'s rows of the outer plan (`learning_plan` = the outer row)."""
+    return (
+        model.objects.filter(learning_plan=OuterRef("pk"))
+        .order_by()
+        .values("learning_plan")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+
+
 def plans_for_list(user: User, *, search: str = "") -> QuerySet[LearningPlan]:
     """The visible plans with `courses_count` and `active_count` (one subquery each, no row multiplication)."""
     plans = plans_visible_to(user)
     for word in search.split()[:5]:
         plans = plans.filter(Q(title__icontains=word) | Q(code__icontains=word))
-    courses = (
-        LearningPlanCourse.objects.filter(learning_plan=OuterRef("pk"))
-        .order_by()
-        .values("learning_plan")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    active = (
-        LearningPlanEnrollment.objects.filter(learning_plan=OuterRef("pk"))
-        .order_by()
-        .values("learning_plan")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
+    courses = _count_per_plan(LearningPlanCourse)
+    active = _count_per_plan(LearningPlanEnrollment)
     return plans.annotate(
         courses_count=Coalesce(Subquery(courses, output_field=IntegerField()), Value(0)),
         active_count=Coalesce(Subquery(active, output_field=IntegerField()), Value(0)),

@@ -19,6 +19,18 @@ def actions_column() -> tables.Column:
     )
 
 
+def select_column() -> tables.Column:
+    """The rows' checkboxes for bulk actions: no sorting, a heading checkbox that selects the whole page."""
+    return tables.Column(
+        empty_values=(),
+        verbose_name=mark_safe(
+            '<input type="checkbox" class="select-page" data-select-page aria-label="Select every row on this page">'
+        ),
+        orderable=False,
+        attrs={"th": {"class": "select"}},
+    )
+
+
 class PreparedRows(TableListData):
     """Rows the selector already paged and ordered: the table shows them as they are."""
 
@@ -53,14 +65,7 @@ class ActiveEnrollmentTable(tables.Table):
 
     caption = "Active enrollments"
 
-    select = tables.Column(
-        empty_values=(),
-        verbose_name=mark_safe(
-            '<input type="checkbox" class="select-page" data-select-page aria-label="Select every row on this page">'
-        ),
-        orderable=False,
-        attrs={"th": {"class": "select"}},
-    )
+    select = select_column()
     user = tables.Column(empty_values=(), verbose_name="User")
     username = tables.Column(empty_values=(), verbose_name="Username")
     status = tables.Column(verbose_name="Status")

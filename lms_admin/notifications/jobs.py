@@ -55,12 +55,7 @@ def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = 
     run = Run()
     try:
         while True:
-            rows = list(
-                due_rows()
-                .exclude(pk__in=run.passed)
-                .order_by("id")
-                .values_list("pk", "event", "recipient_email", "context")[:batch_size]
-            )
+            rows = list(due_rows().order_by("id").values_list("pk", "event", "recipient_email", "context")[:batch_size])
             for row in rows:
                 if not run.send(*row):
                     logger.error("Outbox sender: %s sent, then the mail server failed: %s", run.sent, run.error)
@@ -86,13 +81,12 @@ def due_rows():
 
 @dataclasses.dataclass
 class Run:
-    """One sender run: its mail connection, the rules' compiled templates, what it sent and passed over."""
+    """One sender run: its mail connection, the rules' compiled templates, what it sent."""
 
     sent: int = 0
     taken: int = 0
     batches: int = 0
     error: str = ""
-    passed: set = dataclasses.field(default_factory=set)  # put back for a later retry: not again in this run
     mail: object = None
     templates: dict = dataclasses.field(default_factory=dict)
 
@@ -167,7 +161,6 @@ class Run:
 
     def retry_later(self, pk: int, attempts: int, reason: str) -> None:
         """A temporary refusal of this message: put it back with a growing delay, give it up after the last try."""
-        self.passed.add(pk)
         if attempts >= settings.NOTIFICATIONS_MAX_ATTEMPTS:
             set_aside(pk, f"Gave up after {attempts} attempts. {reason}", taken=True)
             return
