@@ -42,7 +42,7 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 
 bench: $(VENV)/.installed-dev
-	DEBUG=$${DEBUG:-1} $(PY) scripts/services.py --database lms_admin_bench -- $(PY) -m bench $(ARGS)
+	DEBUG=$${DEBUG:-1} $(PY) scripts/servers.py --database lms_admin_bench -- $(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf var/

@@ -14,8 +14,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from lms_admin.accounts.admin import BigTableAdminMixin, ReadOnlyAdminMixin, is_superadmin_request
+from lms_admin.accounts.admin import UserAdmin as AccountsUserAdmin
+from lms_admin.accounts.models import User
 
-from .deletion import delete_archived_enrollments
 from .models import (
     ArchivedCertificate,
     ArchivedCourseEnrollment,
@@ -23,6 +24,8 @@ from .models import (
     ArchiveJob,
     ArchiveJobItem,
 )
+from .services import delete_archived_enrollments
+from .views.merge import admin_merge_users
 
 
 class SuperadminDeleteMixin(ReadOnlyAdminMixin):
@@ -229,3 +232,20 @@ class ArchiveJobItemAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdm
     list_select_related = ("job",)
     raw_id_fields = ("job",)
     ordering = ("job", "position")
+
+
+# SPEC §4.9: superadmins merge duplicate profiles. Merging moves live enrollments and leaves archives where
+# they are, so it belongs to this app, which sees both; it adds its action to the accounts app's user admin.
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(AccountsUserAdmin):
+    actions = ["merge_users"]
+
+    @admin.action(description="Merge selected users into one…", permissions=["merge"])
+    def merge_users(self, request: HttpRequest, queryset):
+        return admin_merge_users(self, request, queryset)
+
+    def has_merge_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin_request(request)

@@ -21,8 +21,7 @@ from enrollments.models import (
 from enrollments.services import enroll_user
 from lms_admin.accounts.models import Level, ManagerLink, User
 
-from .background import run_job, start_archive_job
-from .services import archive_batch, check_shared_courses, current_rounds
+from .services import archive_batch, check_shared_courses, current_rounds, run_job, start_archive_job
 
 # (days before the demo's clock, share of the eligible enrollments archived then, reset tracking)
 ARCHIVE_ROUNDS = ((90, 0.1, False), (30, 0.06, True))

@@ -15,8 +15,10 @@ from django.db import connection
 from django.db.models import CharField, Func, Q, QuerySet
 from django.http import Http404
 
+from enrollments.models import LearningPlan
+from enrollments.selectors import get_plan_for
 from lms_admin.accounts.models import User, UserStatus
-from lms_admin.accounts.roles import direct_report_ids, is_power_user, is_superadmin
+from lms_admin.accounts.roles import direct_report_ids, is_power_user, is_superadmin, require_superadmin
 
 from .models import ArchivedPlanEnrollment, ArchiveJob
 
@@ -157,3 +159,10 @@ def archivers_of_plan(learning_plan_id: int) -> list[tuple[int, str]]:
     with connection.cursor() as cursor:
         cursor.execute(ARCHIVERS_SQL, {"plan": learning_plan_id})
         return [(pk, username) for pk, username in cursor.fetchall()]
+
+
+def get_plan_for_archiving(user: User, plan_id: int) -> LearningPlan:
+    """The plan for an archive action: 403 without the plans section, 404 when not visible, 403 unless superadmin."""
+    plan = get_plan_for(user, plan_id)
+    require_superadmin(user)
+    return plan

@@ -1,27 +1,28 @@
 from django.urls import path
 
-from . import views
+from .views import archived, details, jobs, merge, popup, team
 
 app_name = "archive"
 
 urlpatterns = [
     path(
         "plans/<int:plan_id>/enrollments/<int:enrollment_id>/archive/",
-        views.archive_enrollment,
+        popup.archive_enrollment,
         name="archive_enrollment",
     ),
-    path("plans/<int:plan_id>/archive/", views.bulk_archive, name="bulk_archive"),
-    path("plans/<int:plan_id>/archive/preview.csv", views.bulk_preview_csv, name="bulk_preview_csv"),
-    path("plans/<int:plan_id>/archived/", views.archived_list, name="archived_list"),
-    path("plans/<int:plan_id>/archived/export.csv", views.archived_export, name="archived_export"),
-    path("plans/<int:plan_id>/archived/delete/", views.archived_bulk_delete, name="archived_bulk_delete"),
-    path("records/<int:pk>/", views.archived_detail, name="archived_detail"),
-    path("records/<int:pk>/certificate/", views.archived_certificate, name="archived_certificate"),
-    path("records/<int:pk>/delete/", views.archived_delete, name="archived_delete"),
-    path("jobs/", views.job_list, name="job_list"),
-    path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
-    path("jobs/<int:pk>/progress/", views.job_progress, name="job_progress"),
-    path("jobs/<int:pk>/items.csv", views.job_items_csv, name="job_items_csv"),
-    path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
-    path("team/", views.team, name="team"),
+    path("plans/<int:plan_id>/archive/", popup.bulk_archive, name="bulk_archive"),
+    path("plans/<int:plan_id>/archive/preview.csv", popup.bulk_preview_csv, name="bulk_preview_csv"),
+    path("plans/<int:plan_id>/archived/", archived.archived_list, name="archived_list"),
+    path("plans/<int:plan_id>/archived/export.csv", archived.archived_export, name="archived_export"),
+    path("plans/<int:plan_id>/archived/delete/", details.archived_bulk_delete, name="archived_bulk_delete"),
+    path("records/<int:pk>/", details.archived_detail, name="archived_detail"),
+    path("records/<int:pk>/certificate/", details.archived_certificate, name="archived_certificate"),
+    path("records/<int:pk>/delete/", details.archived_delete, name="archived_delete"),
+    path("jobs/", jobs.job_list, name="job_list"),
+    path("jobs/<int:pk>/", jobs.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/progress/", jobs.job_progress, name="job_progress"),
+    path("jobs/<int:pk>/items.csv", jobs.job_items_csv, name="job_items_csv"),
+    path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
+    path("team/", team.team, name="team"),
+    path("merge-users/", merge.merge_users_page, name="merge_users"),
 ]

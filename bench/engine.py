@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-from archive.engine import SNAPSHOT_COLUMNS
+from archive.services.sql import SNAPSHOT_COLUMNS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_DB = "lms_bench_engine_tpl"
@@ -467,7 +467,7 @@ def floor(ids: list[int], *, admin, mode: str, reset: bool, notify: bool) -> int
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from archive import storage
+    from archive.services import storage
     from enrollments.status import recompute_course_statuses, recompute_plan_statuses
 
     reenroll = mode == "reenroll"

@@ -239,8 +239,8 @@ def _wait_idle(worker_name: str, timeout: float = 120) -> None:
 
 def measure() -> dict:
     """In the child, on the seeded database: submit → running on a warm worker, then the whole plan as one job."""
-    from archive.background import start_archive_job
     from archive.models import ArchiveJob
+    from archive.services import start_archive_job
     from bench.engine import PLAN_CODE
     from enrollments.models import LearningPlan
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Path, Query, Router, Schema
 from pydantic import field_validator
 
-from lms_admin.api import ERRORS, MAX_ID, DataOut, Page, PageParams, paginate
+from lms_admin.web.api import ERRORS, MAX_ID, DataOut, Page, PageParams, paginate
 
 from .models import LearningPlanEnrollment
 from .selectors import filter_plan_enrollments, get_plan_for

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import merge_views, views
+from . import views
 
 app_name = "enrollments"
 
@@ -8,5 +8,4 @@ urlpatterns = [
     path("", views.plan_list, name="plan_list"),
     path("<int:plan_id>/enrollments/", views.plan_enrollments, name="plan_enrollments"),
     path("certificates/<int:certificate_id>/download/", views.certificate_download, name="certificate_download"),
-    path("merge-users/", merge_views.merge_users_page, name="merge_users"),
 ]

@@ -5,34 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
-from django.utils.cache import patch_vary_headers
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET
 from django_tables2 import RequestConfig
 
+from lms_admin.accounts import roles
 from lms_admin.audit.services import record
+from lms_admin.web.lists import DEFAULT_PAGE_SIZE, PAGE_SIZES, POSITION_PARAMS, render_list
 
 from . import selectors
 from .filters import ActiveEnrollmentFilter
 from .tables import ActiveEnrollmentTable, PlanTable, PreparedRows
-
-PAGE_SIZES = (25, 50, 100, 200)
-DEFAULT_PAGE_SIZE = 25
-# Query parameters that say where in the list a page is; a new filter or sort starts from the top again.
-POSITION_PARAMS = ("page", "after", "before", "last")
-
-
-def wants_partial(request: HttpRequest) -> bool:
-    """htmx asked for the list only (a history restore needs the whole page)."""
-    return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def render_list(request: HttpRequest, full: str, partial: str, context: dict) -> HttpResponse:
-    response = render(request, partial if wants_partial(request) else full, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
 
 
 @dataclass
@@ -113,6 +98,19 @@ def pager_links(request: HttpRequest, page: selectors.EnrollmentPage) -> dict:
         window = range(max(1, number - 2), min(numbered_last, number + 2) + 1)
         links["numbers"] = [(n, url(page=n), n == number) for n in window]
     return links
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The start page by role: plans for superadmins and power users, My team for managers, else a 403 page."""
+    if selectors.sees_plans(request.user):
+        return redirect("enrollments:plan_list")
+    if roles.manages_anyone(request.user):
+        return redirect("archive:team")
+    raise PermissionDenied(
+        "Your account has no administration role. Ask an administrator if you think you should have access."
+    )
 
 
 @login_required

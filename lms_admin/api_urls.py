@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from archive.api import router as archive_router
 from enrollments.api import router as enrollments_router
-from lms_admin.api import api, error_response
+from lms_admin.web.api import api, error_response
 
 api.add_router("", enrollments_router)
 api.add_router("", archive_router)

@@ -3,10 +3,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from archive import views as archive_views
+from enrollments import views as enrollments_views
 
 urlpatterns = [
-    path("", archive_views.home, name="home"),
+    path("", enrollments_views.home, name="home"),
     path("accounts/", include("lms_admin.accounts.urls")),
     path("plans/", include("enrollments.urls")),
     path("archive/", include("archive.urls")),

@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import psutil  # noqa: E402
-from services import BASE_DIR, VAR_DIR, EmbeddedPostgres, EmbeddedRedis, answers, say  # noqa: E402
+from servers import BASE_DIR, VAR_DIR, EmbeddedPostgres, EmbeddedRedis, answers, say  # noqa: E402
 
 DATABASE_NAME = "lms_admin"
 DEMO_LOGINS = [

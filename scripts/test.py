@@ -1,7 +1,7 @@
 """`make test`: lint, migration check and the whole pytest suite against real PostgreSQL and Redis.
 
 Servers: TEST_DATABASE_URL / REDIS_URL when set, else 127.0.0.1:5432 / :6379 when they answer, else
-embedded ones for the run (see services.py). Browser tests need Chromium at /usr/bin/chromium
+embedded ones for the run (see servers.py). Browser tests need Chromium at /usr/bin/chromium
 (CHROMIUM_PATH overrides). Extra arguments go to pytest: `make test ARGS="tests/archive -x"`.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from services import BASE_DIR, run_in_foreground, say, servers_for_tests  # noqa: E402
+from servers import BASE_DIR, run_in_foreground, say, servers_for_tests  # noqa: E402
 
 BIN = Path(sys.executable).parent
 CHROMIUM_INSTALL = "apt-get install -y --no-install-recommends chromium"

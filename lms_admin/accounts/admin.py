@@ -7,13 +7,14 @@ Support staff (`is_staff`) see every model of the project read-only without any 
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.paginator import Paginator
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
-from .models import Level, ManagerLink, User, UserStatus
+from .models import ApiToken, Level, ManagerLink, User, UserStatus
+from .tokens import revoke_api_tokens
 
 
 def is_support_staff(request: HttpRequest) -> bool:
@@ -94,18 +95,6 @@ class UserAdmin(StaffViewMixin, DjangoUserAdmin):
     def status_display(self, obj: User) -> str:
         return UserStatus(obj.status).label
 
-    # SPEC §4.9: superadmins merge duplicate profiles; the action and the Merge users page share one service.
-    actions = ["merge_users"]
-
-    @admin.action(description="Merge selected users into one…", permissions=["merge"])
-    def merge_users(self, request: HttpRequest, queryset):
-        from enrollments.merge_views import admin_merge_users
-
-        return admin_merge_users(self, request, queryset)
-
-    def has_merge_permission(self, request: HttpRequest) -> bool:
-        return is_superadmin_request(request)
-
 
 @admin.register(ManagerLink)
 class ManagerLinkAdmin(StaffViewMixin, admin.ModelAdmin):
@@ -116,5 +105,20 @@ class ManagerLinkAdmin(StaffViewMixin, admin.ModelAdmin):
     list_select_related = ("manager", "employee")
 
 
-# API tokens have their own module; importing it here registers them with the admin site.
-from . import admin_tokens  # noqa: E402, F401
+@admin.register(ApiToken)
+class ApiTokenAdmin(StaffViewMixin, admin.ModelAdmin):
+    list_display = ["key_prefix", "name", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["key_prefix", "name", "user__username"]
+    list_select_related = ["user"]
+    readonly_fields = ["user", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # tokens are issued by `manage.py create_api_token`, which shows the token once
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        count = revoke_api_tokens(queryset)
+        self.message_user(request, f"{count} token(s) revoked.", messages.SUCCESS)

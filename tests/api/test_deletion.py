@@ -5,9 +5,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from archive.deletion import delete_archived_enrollments
 from archive.models import ArchivedCourseEnrollment, ArchivedPlanEnrollment
-from archive.services import archive_enrollments
+from archive.services import archive_enrollments, delete_archived_enrollments
 from enrollments.models import LearningPlan
 from enrollments.services import enroll_user
 from lms_admin.audit.models import AuditEvent

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from archive.background import start_archive_job
+from archive.services import start_archive_job
 from enrollments.services import enroll_user
 from lms_admin.accounts.tokens import create_api_token
 from tests.factories import UserFactory

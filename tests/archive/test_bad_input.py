@@ -3,8 +3,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from archive.background import start_archive_job
 from archive.models import ArchiveJob
+from archive.services import start_archive_job
 from enrollments.models import LearningPlanEnrollment
 from enrollments.selectors import filter_plan_enrollments
 from enrollments.services import enroll_user

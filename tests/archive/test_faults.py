@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from rq.job import Job
 
-from archive.background import enqueue_archive_job, start_archive_job
 from archive.models import ArchiveJob
+from archive.services import enqueue_archive_job, start_archive_job
 from enrollments.models import LearningPlanEnrollment
 from tests.archive.invariants import assert_nothing_lost_or_duplicated
 from tests.archive.test_jobs import (  # noqa: F401 - notification_rules is an autouse fixture
@@ -97,7 +97,7 @@ def test_redis_down_at_submit_keeps_the_job_and_the_reconciler_runs_it_once_redi
     settings.RQ_QUEUES = redis.queues_config()
     plan, ids = enrolled_plan(3)
 
-    with caplog.at_level(logging.ERROR, logger="archive.background"):
+    with caplog.at_level(logging.ERROR, logger="archive.services.submission"):
         job = start_archive_job(learning_plan=plan, actor=superadmin, mode="reenroll", enrollment_ids=ids)
 
     assert ArchiveJob.objects.get(pk=job.pk).status == "queued" and job.items.count() == 3

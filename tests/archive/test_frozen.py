@@ -8,9 +8,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.forms.models import model_to_dict
 
-from archive import storage
 from archive.models import ArchivedCertificate, ArchivedPlanEnrollment
-from archive.services import archive_enrollments
+from archive.services import archive_enrollments, storage
 from enrollments.models import Course, IssuedCertificate
 from enrollments.services import enroll_user
 from tests.archive.test_engine import complete, give_certificate_file, plan_materials

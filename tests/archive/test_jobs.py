@@ -17,10 +17,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 from django.utils import timezone
 
-from archive.background import cancel_archive_job, reconcile, start_archive_job
-from archive.csv_export import job_items_csv_lines
+from archive.exports import job_items_csv_lines
 from archive.models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode
-from archive.services import archive_batch
+from archive.services import archive_batch, cancel_archive_job, reconcile, start_archive_job
 from enrollments.models import LearningPlan, LearningPlanEnrollment
 from enrollments.services import enroll_user
 from lms_admin.accounts.models import User

@@ -11,13 +11,11 @@ from django.conf import settings as django_settings
 from django.core import mail
 from django.db import connection
 
-from archive.background import start_archive_job
 from archive.models import ArchiveJob
-from archive.services import archive_enrollments
+from archive.services import archive_enrollments, start_archive_job
 from enrollments.services import enroll_user
-from lms_admin.notifications.jobs import send_outbox
 from lms_admin.notifications.models import NotificationRule, OutboxMessage
-from lms_admin.notifications.services import NOTIFICATIONS_QUEUE, enqueue_outbox_sender
+from lms_admin.notifications.services import NOTIFICATIONS_QUEUE, enqueue_outbox_sender, send_outbox
 from tests.factories import ManagerLinkFactory, SuperadminFactory, UserFactory, make_plan
 from tests.notifications.conftest import default_rules
 from tests.workers import empty_queues, kill_worker_tree, release, wait_for, wait_for_pause, worker_process

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from archive.services import archive_enrollments
 from enrollments.services import enroll_user
-from lms_admin.notifications.jobs import Run, send_outbox
 from lms_admin.notifications.models import NotificationRule, OutboxMessage
+from lms_admin.notifications.services import Run, send_outbox
 from tests.factories import UserFactory
 from tests.notifications.mail_server import BACKEND, FlakyMailServer
 

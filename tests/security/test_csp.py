@@ -116,7 +116,7 @@ def test_the_main_pages_load_without_a_single_csp_violation(live_server, page: P
     visit(reverse("archive:job_list"))
     visit(reverse("archive:job_detail", args=[world.job.pk]))
 
-    visit(reverse("enrollments:merge_users"))
+    visit(reverse("archive:merge_users"))
     page.get_by_label("Kept user", exact=True).fill("learner")
     page.get_by_label("Users to merge into the kept user").fill("newcomer")
     page.get_by_role("button", name="Preview").click()

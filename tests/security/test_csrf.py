@@ -55,7 +55,7 @@ UNSAFE: dict[str, Unsafe] = {
     "merge users page": Unsafe(
         "superadmin",
         "POST",
-        lambda w: reverse("enrollments:merge_users"),
+        lambda w: reverse("archive:merge_users"),
         lambda w: {"kept": "learner", "merged": "newcomer", "step": "confirm"},
         learner_merged,
     ),
@@ -126,7 +126,7 @@ def logged_in(world: World, role: str) -> Client:
     assert role == "superadmin"  # every state-changing action of the project is a superadmin's
     User.objects.filter(pk=world.users["superadmin"].pk).update(is_staff=True)  # for the admin action
     client = world.client(role, enforce_csrf_checks=True)
-    client.get(reverse("enrollments:merge_users"))  # a page with a form sets the CSRF cookie
+    client.get(reverse("archive:merge_users"))  # a page with a form sets the CSRF cookie
     assert "csrftoken" in client.cookies
     return client
 

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from archive.background import purge_finished_jobs
+from archive.services import purge_finished_jobs
 
 
 class Command(BaseCommand):

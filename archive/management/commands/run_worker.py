@@ -41,7 +41,7 @@ class ReconcilingWorker(Worker):
             self.reconcile()
 
     def reconcile(self) -> None:
-        from archive.background import reconcile
+        from archive.services import reconcile
 
         try:
             report = reconcile()

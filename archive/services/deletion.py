@@ -14,7 +14,7 @@ from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record_many
 
-from .models import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment
+from ..models import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment
 
 
 def delete_archived_enrollments(

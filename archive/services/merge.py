@@ -13,13 +13,14 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from lms_admin.accounts.models import ManagerLink, User
+from enrollments.models import CourseEnrollment, IssuedCertificate, LearningPlanEnrollment
+from enrollments.services import delete_live_certificates, refresh_plan_statuses
+from enrollments.status import recompute_course_statuses
+from lms_admin.accounts.models import ApiToken, ManagerLink, User
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record
 
-from .models import CourseEnrollment, IssuedCertificate, LearningPlanEnrollment
-from .services import delete_live_certificates, refresh_plan_statuses
-from .status import recompute_course_statuses
+from ..models import ArchivedPlanEnrollment
 
 TRACKING_RANK = "CASE status WHEN 'completed' THEN 2 WHEN 'in_progress' THEN 1 ELSE 0 END"
 
@@ -104,7 +105,6 @@ def preview_merge(*, kept: User, merged: Sequence[User]) -> MergePreview:
             )
             moving, conflicts, kept_wins, merged_wins = cursor.fetchone()
             tables.append(TableMerge(label, moving, conflicts, kept_wins, merged_wins))
-    from archive.models import ArchivedPlanEnrollment
 
     return MergePreview(
         kept=kept,
@@ -214,8 +214,4 @@ def _merge_manager_links(kept: User, merged_ids: list[int]) -> None:
 
 
 def _revoke_tokens(user_ids: list[int], now) -> None:
-    try:
-        from lms_admin.accounts.models import ApiToken
-    except ImportError:
-        return
     ApiToken.objects.filter(user_id__in=user_ids, revoked_at__isnull=True).update(revoked_at=now)

@@ -1,7 +1,7 @@
 """API: archived enrollments, archiving, and archive jobs (SPEC §7).
 
 Reads start from archive/selectors.py (visibility), writes go through archive/services.py,
-archive/background.py and archive/deletion.py — the same modules the pages use.
+archive.services — the same services the pages use.
 """
 
 from __future__ import annotations
@@ -19,12 +19,11 @@ from enrollments.api import LAST_FILTER_DAY, EnrollmentFilters, reject_nul
 from enrollments.models import LearningPlanEnrollment
 from enrollments.selectors import get_plan_for
 from lms_admin.accounts.roles import require_superadmin
-from lms_admin.api import ERRORS, MAX_ID, ApiError, DataOut, ErrorOut, Page, PageParams, UserRef, paginate
+from lms_admin.web.api import ERRORS, MAX_ID, ApiError, DataOut, ErrorOut, Page, PageParams, UserRef, paginate
 
-from .background import cancel_archive_job, start_archive_job
-from .deletion import delete_archived_enrollments
-from .models import ArchivedCourseEnrollment, ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode, Outcome
-from .selectors import archived_enrollments_visible_to, filter_archived, get_archived_for, get_job_for
+from ..models import ArchivedCourseEnrollment, ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode, Outcome
+from ..selectors import archived_enrollments_visible_to, filter_archived, get_archived_for, get_job_for
+from ..services import cancel_archive_job, delete_archived_enrollments, start_archive_job
 
 router = Router(tags=["Archive"])
 
@@ -239,7 +238,7 @@ def delete_archived_enrollment(request: HttpRequest, archive_id: ObjectId):
     },
 )
 def download_archived_certificate(request: HttpRequest, archive_id: ObjectId):
-    from .services import archived_certificate_response
+    from ..services import archived_certificate_response
 
     archived = get_archived_for(request.auth, archive_id)
     response = archived_certificate_response(archived, actor=request.auth)
@@ -334,7 +333,7 @@ SINGLE_OUTCOME_ERRORS = {
 def archive_plan_enrollments(request: HttpRequest, plan_id: ObjectId, body: ArchiveIn):
     """One enrollment id is archived in the request (200). Two or more, or `select_all`, start a background
     job (202) that `GET /jobs/{id}` follows. Power users get 403; nothing changes on any error."""
-    from .services import archive_enrollments
+    from ..services import archive_enrollments
 
     plan = get_plan_for(request.auth, plan_id)
     require_superadmin(request.auth)

@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_http_methods
 
+from enrollments.models import IssuedCertificate
 from lms_admin.accounts import roles
 from lms_admin.accounts.models import User
 
-from .forms import AdminMergeUsersForm, MergeUsersForm
-from .merge import MergePreview, merge_users
-from .models import IssuedCertificate
+from ..forms import AdminMergeUsersForm, MergeUsersForm
+from ..services import MergePreview, merge_users
 
 SEARCH_LIMIT = 20
 
@@ -58,19 +58,19 @@ def merge_users_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         initial = {"kept": request.GET.get("kept", ""), "merged": request.GET.get("merged", "")}
         context["form"] = MergeUsersForm(initial=initial)
-        return render(request, "enrollments/merge_users.html", context)
+        return render(request, "archive/merge_users.html", context)
 
     form = MergeUsersForm(request.POST)
     context["form"] = form
     if not form.is_valid():
-        return render(request, "enrollments/merge_users.html", context, status=422)
+        return render(request, "archive/merge_users.html", context, status=422)
     preview = form.merge_preview()
     if request.POST.get("step") != "confirm":
         context.update(preview=preview, certificates=certificates_following(preview))
-        return render(request, "enrollments/merge_users.html", context)
+        return render(request, "archive/merge_users.html", context)
     merge_users(kept=preview.kept, merged=preview.merged, actor=request.user)
     messages.success(request, merge_summary(preview))
-    return redirect("enrollments:merge_users")
+    return redirect("archive:merge_users")
 
 
 def admin_merge_users(modeladmin, request: HttpRequest, queryset: QuerySet[User]) -> HttpResponse | None:
@@ -99,4 +99,4 @@ def admin_merge_users(modeladmin, request: HttpRequest, queryset: QuerySet[User]
             modeladmin.message_user(request, merge_summary(preview), messages.SUCCESS)
             return HttpResponseRedirect(request.get_full_path())
         context.update(preview=preview, certificates=certificates_following(preview))
-    return TemplateResponse(request, "enrollments/merge_users_admin.html", context)
+    return TemplateResponse(request, "archive/merge_users_admin.html", context)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from .models import ArchivedCertificate
+from ..models import ArchivedCertificate
 
 DIRECTORY = "archive/certificates"
 

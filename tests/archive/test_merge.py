@@ -3,7 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from enrollments.merge import merge_users, preview_merge
+from archive.services import merge_users, preview_merge
 from enrollments.models import (
     CourseEnrollment,
     EnrollmentStatus,

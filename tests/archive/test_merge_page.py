@@ -17,7 +17,7 @@ from tests.factories import ManagerLinkFactory, PowerUserFactory, UserFactory, m
 
 pytestmark = pytest.mark.django_db
 
-URL = reverse("enrollments:merge_users")
+URL = reverse("archive:merge_users")
 
 
 def materials(plan):

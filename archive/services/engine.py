@@ -22,9 +22,10 @@ from enrollments.status import plan_enrollment_ids_touching, recompute_course_st
 from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import is_superadmin
 from lms_admin.audit import services as audit
+from lms_admin.notifications.services import enqueue_outbox_sender
 
-from . import engine, storage
-from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveMode, Outcome
+from ..models import ArchivedPlanEnrollment, ArchiveJob, ArchiveMode, Outcome
+from . import sql, storage
 
 logger = logging.getLogger(__name__)
 
@@ -176,9 +177,9 @@ def archive_batch(
     if not pairs:
         return []
     with transaction.atomic():
-        locked = engine.lock_rows([pk for pk, _ in pairs])
-        lookups = engine.look_up(pairs)
-        courses = engine.plan_courses(sorted({row.learning_plan_id for row in locked.values()}))
+        locked = sql.lock_rows([pk for pk, _ in pairs])
+        lookups = sql.look_up(pairs)
+        courses = sql.plan_courses(sorted({row.learning_plan_id for row in locked.values()}))
         shared = _shared_by_plan(courses) if mode == ArchiveMode.UNENROLL else {}
 
         results: dict[int, ItemResult] = {}
@@ -219,7 +220,7 @@ def archive_batch(
     return [results[pk]._replace(outcome=str(results[pk].outcome)) for pk, _ in pairs]
 
 
-def _shared_by_plan(courses: list[engine.PlanCourse]) -> dict[int, str]:
+def _shared_by_plan(courses: list[sql.PlanCourse]) -> dict[int, str]:
     """{plan id: the guard's message} for the plans of the batch that have a shared course."""
     shares: dict[int, SharedCourses] = {}
     for course in courses:
@@ -234,10 +235,10 @@ def _shared_by_plan(courses: list[engine.PlanCourse]) -> dict[int, str]:
 
 
 def _archive_rows(
-    rows: list[engine.LockedRow],
+    rows: list[sql.LockedRow],
     *,
-    lookups: dict[int, engine.Lookup],
-    courses: list[engine.PlanCourse],
+    lookups: dict[int, sql.Lookup],
+    courses: list[sql.PlanCourse],
     actor: User,
     mode: str,
     reset_tracking: bool,
@@ -248,7 +249,7 @@ def _archive_rows(
     """SPEC §4.3 steps 1–7 for locked rows that are to be archived (inside the batch transaction)."""
     ids = requested = [row.id for row in rows]
     certificates, files = _store_certificates([lookups[pk] for pk in ids], ids)
-    archived, outbox_rows = engine.write_snapshots(
+    archived, outbox_rows = sql.write_snapshots(
         ids=ids,
         now=now,
         actor_id=actor.pk,
@@ -263,7 +264,7 @@ def _archive_rows(
     rows = [row for row in rows if row.id in archived]  # a conflicting snapshot (a race) changes nothing live
     ids = [row.id for row in rows]
     if ids:
-        engine.change_live_data(ids=ids, now=now, actor_id=actor.pk, mode=mode, reset_tracking=reset_tracking)
+        sql.change_live_data(ids=ids, now=now, actor_id=actor.pk, mode=mode, reset_tracking=reset_tracking)
         live_certificates = [lookups[pk].certificate_id for pk in ids if lookups[pk].certificate_id]
         if live_certificates:
             delete_live_certificates(IssuedCertificate.objects.filter(pk__in=live_certificates))
@@ -271,8 +272,6 @@ def _archive_rows(
             _recompute_statuses(rows, courses, now=now)
         _audit(rows, archived, actor=actor, mode=mode, reset_tracking=reset_tracking, notify=notify, job=job)
     if outbox_rows:
-        from lms_admin.notifications.services import enqueue_outbox_sender
-
         transaction.on_commit(enqueue_outbox_sender)
 
     results = {
@@ -307,7 +306,7 @@ def _archived_message(round_: int, mode: str) -> str:
     return f"Round {round_} archived; {then}."
 
 
-def _store_certificates(lookups: list[engine.Lookup], ids: list[int]) -> tuple[dict[int, str], dict]:
+def _store_certificates(lookups: list[sql.Lookup], ids: list[int]) -> tuple[dict[int, str], dict]:
     """Copy the live certificates' PDFs into content-addressed storage.
 
     Returns ({enrollment id: sha256}, {sha256: (path, size)}). A live certificate whose PDF is not
@@ -325,7 +324,7 @@ def _store_certificates(lookups: list[engine.Lookup], ids: list[int]) -> tuple[d
     return {pk: hashlib.sha256(content).hexdigest() for pk, content in contents.items()}, files
 
 
-def _recompute_statuses(rows: list[engine.LockedRow], courses: list[engine.PlanCourse], *, now: datetime.datetime):
+def _recompute_statuses(rows: list[sql.LockedRow], courses: list[sql.PlanCourse], *, now: datetime.datetime):
     """Statuses from tracking: the re-enrolled rows start from 0; other plans' Completed stays (sticky).
 
     Every course of the plan is recomputed, reset or not: material added since the last computation
@@ -341,7 +340,7 @@ def _recompute_statuses(rows: list[engine.LockedRow], courses: list[engine.PlanC
 
 
 def _audit(
-    rows: list[engine.LockedRow],
+    rows: list[sql.LockedRow],
     archived: dict[int, int],
     *,
     actor: User,
@@ -368,22 +367,3 @@ def _audit(
         plans = details["learning_plan_ids"]
         object_type, object_id = "learning_plan", plans[0] if len(plans) == 1 else None
     audit.record(actor=actor, action="archive", object_type=object_type, object_id=object_id, details=details)
-
-
-__all__ = [
-    "ArchiveOutcome",
-    "archived_certificate_response",
-    "ItemResult",
-    "archive_batch",
-    "archive_enrollments",
-    "check_shared_courses",
-    "current_rounds",
-    "shared_course_message",
-]
-
-try:
-    from archive.background import start_archive_job  # noqa: E402,F401
-except ImportError:  # the background jobs module is not there yet
-    pass
-else:
-    __all__.append("start_archive_job")

@@ -1,0 +1,94 @@
+"""The archive app's CSV downloads: their columns and rows, written by the one CSV writer (`lms_admin.web.csv`).
+
+Each is streamed from one query over a server-side cursor, so its size never matters.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+
+from enrollments.models import LearningPlan, LearningPlanEnrollment
+from lms_admin.web.csv import csv_lines, csv_response, iso
+
+from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem
+
+CHUNK = 2000
+
+JOB_ITEM_COLUMNS = ("enrollment_id", "round", "outcome", "archive_id", "message")
+PREVIEW_COLUMNS = ("enrollment_id", "username", "name", "status", "enrolled_at", "completed_at", "round")
+ARCHIVED_COLUMNS = (
+    "archive_id",
+    "username",
+    "name",
+    "user_status",
+    "archived_at",
+    "archived_by",
+    "mode",
+    "round",
+    "plan_status",
+    "enrolled_at",
+    "completed_at",
+    "certificate",
+)
+
+
+def _job_item_rows(job: ArchiveJob, outcome: str | None):
+    items = ArchiveJobItem.objects.filter(job_id=job.pk)
+    if outcome:
+        items = items.filter(outcome=outcome)
+    return items.order_by("position").values_list(*JOB_ITEM_COLUMNS).iterator(chunk_size=CHUNK)
+
+
+def job_items_csv_lines(job: ArchiveJob, *, outcome: str | None = None):
+    """CSV lines (header first) of the job's items in selection order, optionally of one outcome."""
+    return csv_lines(JOB_ITEM_COLUMNS, _job_item_rows(job, outcome))
+
+
+def job_items_csv_response(job: ArchiveJob, *, outcome: str | None = None) -> StreamingHttpResponse:
+    return csv_response(JOB_ITEM_COLUMNS, _job_item_rows(job, outcome), filename=f"archive-job-{job.pk}-items.csv")
+
+
+def selection_csv_response(plan: LearningPlan, selected: QuerySet[LearningPlanEnrollment]) -> StreamingHttpResponse:
+    """The enrollments a bulk archive would take."""
+    labels = dict(LearningPlanEnrollment._meta.get_field("status").choices)
+    rows = selected.order_by("pk").values_list(
+        "pk", "user__username", "user__first_name", "user__last_name", "status", "enrolled_at", "completed_at", "round"
+    )
+
+    def lines():
+        for pk, username, first, last, status, enrolled, completed, rnd in rows.iterator(chunk_size=CHUNK):
+            name = f"{first} {last}".strip() or username
+            yield [pk, username, name, labels[status], iso(enrolled), iso(completed), rnd]
+
+    return csv_response(PREVIEW_COLUMNS, lines(), filename=f"archive-preview-{plan.code or plan.pk}.csv")
+
+
+def archived_csv_response(plan: LearningPlan, records: QuerySet[ArchivedPlanEnrollment]) -> StreamingHttpResponse:
+    """Every archived record of `records` (already filtered), newest first."""
+    labels = dict(ArchivedPlanEnrollment._meta.get_field("plan_status").choices)
+    rows = records.order_by("-archived_at", "-id").values_list(
+        "pk",
+        "user_username",
+        "user_display_name",
+        "user_status",
+        "archived_at",
+        "archived_by_username",
+        "mode",
+        "round",
+        "plan_status",
+        "enrolled_at",
+        "completed_at",
+        "certificate_id",
+    )
+
+    def lines():
+        for row in rows.iterator(chunk_size=CHUNK):
+            pk, username, name, status, archived, by, mode, rnd, plan_status, enrolled, completed, cert = row
+            yield [pk, username, name, status, iso(archived), by, mode, rnd, labels[plan_status]] + [
+                iso(enrolled),
+                iso(completed),
+                "yes" if cert else "no",
+            ]
+
+    return csv_response(ARCHIVED_COLUMNS, lines(), filename=f"archived-{plan.code or plan.pk}.csv")

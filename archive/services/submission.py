@@ -1,0 +1,196 @@
+"""Background archive jobs: submit and cancel (SPEC §4.5).
+
+The job row, with its frozen (enrollment, round) pairs, is the truth; RQ only triggers it, after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from enrollments.models import LearningPlan, LearningPlanEnrollment
+from lms_admin.accounts.models import User
+from lms_admin.accounts.roles import require_superadmin
+from lms_admin.audit.services import record
+
+from ..models import ArchiveJob, ArchiveJobItem, ArchiveMode
+from .engine import check_shared_courses, shared_course_message
+from .job_runs import close_items
+
+logger = logging.getLogger(__name__)
+
+ARCHIVE_QUEUE = "archive"
+RUN_ARCHIVE_JOB = "archive.jobs.run_archive_job"
+Status = ArchiveJob.Status
+
+
+# --- submit -------------------------------------------------------------------------------------------------
+
+
+def start_archive_job(
+    *,
+    learning_plan: LearningPlan,
+    actor: User,
+    mode: str,
+    reset_tracking: bool = False,
+    notify: bool = True,
+    enrollment_ids: Sequence[int] | None = None,
+    select_all_filters: Mapping[str, Any] | None = None,
+) -> ArchiveJob:
+    """Freeze the selection's (id, round) pairs on a new job row and enqueue it once the row is committed.
+
+    Raises PermissionDenied, or ValidationError coded invalid_mode, invalid_selection, limit_exceeded or
+    shared_course; nothing is created when it raises. A failed enqueue (Redis down) is logged, not raised:
+    the reconciler enqueues the committed job later.
+    """
+    require_superadmin(actor)
+    if mode not in ArchiveMode.values:
+        raise ValidationError(
+            f"Unknown archive mode {mode!r}: choose {' or '.join(ArchiveMode.values)}.", code="invalid_mode"
+        )
+    pairs = _resolve_selection(learning_plan, enrollment_ids, select_all_filters)
+    if mode == ArchiveMode.UNENROLL:
+        shares = check_shared_courses(learning_plan)
+        if shares:
+            raise ValidationError(shared_course_message(shares), code="shared_course")
+
+    with transaction.atomic():
+        job = ArchiveJob.objects.create(
+            learning_plan=learning_plan,
+            learning_plan_title=learning_plan.title,
+            mode=mode,
+            reset_tracking=bool(reset_tracking),
+            notify=bool(notify),
+            select_all=select_all_filters is not None,
+            filters=dict(select_all_filters or {}),
+            total=len(pairs),
+            requested_by=actor,
+            requested_by_username=actor.username,
+            rq_job_id=new_rq_job_id(),
+            enqueued_at=timezone.now(),
+        )
+        ArchiveJobItem.objects.bulk_create(
+            (
+                ArchiveJobItem(job=job, position=position, enrollment_id=enrollment_id, round=round_)
+                for position, (enrollment_id, round_) in enumerate(pairs, start=1)
+            ),
+            batch_size=5000,
+        )
+        record(
+            actor=actor,
+            action="archive_job.submitted",
+            object_type="archive_job",
+            object_id=job.pk,
+            details={"learning_plan_id": learning_plan.pk, "total": len(pairs), "mode": mode},
+        )
+        job_id, rq_job_id = job.pk, job.rq_job_id
+        transaction.on_commit(lambda: enqueue_archive_job(job_id, rq_job_id))
+    return job
+
+
+def _resolve_selection(
+    plan: LearningPlan, enrollment_ids: Sequence[int] | None, select_all_filters: Mapping[str, Any] | None
+) -> list[tuple[int, int]]:
+    """The (enrollment id, round) pairs to freeze, in id order (the order the engine locks rows in)."""
+    if (enrollment_ids is None) == (select_all_filters is None):
+        raise ValidationError(
+            "Choose the enrollments to archive: either a list of enrollment ids or select all with filters.",
+            code="invalid_selection",
+        )
+    if select_all_filters is not None:
+        return _resolve_select_all(plan, select_all_filters)
+
+    if isinstance(enrollment_ids, str | bytes) or not all(
+        isinstance(pk, int) and not isinstance(pk, bool) for pk in enrollment_ids
+    ):
+        raise ValidationError("Enrollment ids must be a list of integers.", code="invalid_selection")
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        raise ValidationError("No enrollment selected.", code="invalid_selection")
+    limit = settings.ARCHIVE_MAX_MANUAL_SELECTION
+    if len(ids) > limit:
+        raise ValidationError(
+            f"{len(ids)} enrollments were picked by hand; at most {limit} can be. "
+            f"Use “Select all” with filters for up to {settings.ARCHIVE_MAX_SELECT_ALL}.",
+            code="limit_exceeded",
+        )
+    pairs = list(
+        LearningPlanEnrollment.objects.filter(learning_plan=plan, pk__in=ids).order_by("pk").values_list("pk", "round")
+    )
+    missing = sorted(set(ids) - {pk for pk, _ in pairs})
+    if missing:
+        shown = ", ".join(str(pk) for pk in missing[:20]) + (" …" if len(missing) > 20 else "")
+        raise ValidationError(f"Not active enrollments of “{plan.title}”: {shown}.", code="invalid_selection")
+    return pairs
+
+
+def _resolve_select_all(plan: LearningPlan, filters: Mapping[str, Any]) -> list[tuple[int, int]]:
+    from enrollments.selectors import filter_plan_enrollments
+
+    if not isinstance(filters, Mapping):
+        raise ValidationError("Select all needs the list's filters as an object.", code="invalid_selection")
+    queryset = filter_plan_enrollments(plan, filters)
+    limit = settings.ARCHIVE_MAX_SELECT_ALL
+    pairs = list(queryset.order_by("pk").values_list("pk", "round")[: limit + 1])
+    if len(pairs) > limit:
+        matching = queryset.order_by().count()
+        raise ValidationError(
+            f"{matching} enrollments match these filters; “Select all” archives at most {limit}. "
+            "Narrow the filters and run it in several jobs.",
+            code="limit_exceeded",
+        )
+    if not pairs:
+        raise ValidationError("No active enrollment matches these filters.", code="invalid_selection")
+    return pairs
+
+
+def new_rq_job_id() -> str:
+    return f"archive-{uuid.uuid4().hex}"
+
+
+def enqueue_archive_job(job_id: int, rq_job_id: str) -> bool:
+    """Put the RQ trigger for a committed job on the archive queue; False (logged) when Redis refused it."""
+    import django_rq
+
+    try:
+        django_rq.get_queue(ARCHIVE_QUEUE, commit_mode="auto").enqueue(
+            RUN_ARCHIVE_JOB,
+            job_id,
+            job_id=rq_job_id,
+            job_timeout=settings.ARCHIVE_JOB_RQ_TIMEOUT,
+            description=f"archive job #{job_id}",
+        )
+    except Exception:
+        logger.exception("Could not enqueue archive job #%s; the reconciler will enqueue it later.", job_id)
+        return False
+    return True
+
+
+# --- cancel -------------------------------------------------------------------------------------------------
+
+
+def cancel_archive_job(job: ArchiveJob, actor: User) -> ArchiveJob:
+    """Queued → cancelled at once; running → the runner stops after its current batch. Done batches stay."""
+    require_superadmin(actor)
+    with transaction.atomic():
+        if ArchiveJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
+            status=Status.CANCELLED, cancel_requested=True, finished_at=Now()
+        ):
+            close_items(job.pk)
+        elif not ArchiveJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(cancel_requested=True):
+            job.refresh_from_db(fields=["status"])
+            raise ValidationError(
+                f"Job #{job.pk} is {job.get_status_display().lower()}; only a queued or running job can be cancelled.",
+                code="invalid_request",
+            )
+        record(actor=actor, action="archive_job.cancelled", object_type="archive_job", object_id=job.pk)
+    job.refresh_from_db()
+    return job

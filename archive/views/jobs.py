@@ -1,0 +1,104 @@
+"""Background jobs: the list, a job's page with its items and CSV, the live progress panel, Cancel."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from lms_admin.accounts import roles
+from lms_admin.accounts.models import User
+from lms_admin.web.modals import REFRESH_EVENT
+
+from ..exports import job_items_csv_response
+from ..models import ArchiveJob, ArchiveJobItem, Outcome
+from ..selectors import (
+    get_job_for,
+    jobs_visible_to,
+)
+from ..services import (
+    cancel_archive_job,
+)
+
+# ---------------------------------------------------------------------------------------------- jobs
+
+
+def _require_jobs_section(user: User) -> None:
+    roles.require_admin_role(user)
+    if not roles.is_superadmin(user):
+        raise PermissionDenied("Background jobs are for superadmins.")
+
+
+@login_required
+@require_GET
+def job_list(request: HttpRequest) -> HttpResponse:
+    _require_jobs_section(request.user)
+    paginator = Paginator(jobs_visible_to(request.user).order_by("-created_at", "-id"), 25)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(request, "archive/job_list.html", {"page": page, "nav_section": "jobs"})
+
+
+def _visible_job(user: User, pk: int) -> ArchiveJob:
+    roles.require_admin_role(user)
+    return get_job_for(user, pk)
+
+
+@login_required
+@require_GET
+def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A job's progress, counts and per-item outcomes (filterable by outcome), with its CSV and Cancel."""
+    job = _visible_job(request.user, pk)
+    outcome = request.GET.get("outcome", "")
+    items = ArchiveJobItem.objects.filter(job=job).order_by("position")
+    if outcome and outcome in Outcome.values:
+        items = items.filter(outcome=outcome)
+    elif outcome:
+        messages.warning(request, f"“{outcome}” is not an outcome; showing every item.")
+        outcome = ""
+    counts = dict(ArchiveJobItem.objects.filter(job=job).values_list("outcome").annotate(n=Count("*")))
+    context = {
+        "job": job,
+        "items": Paginator(items, 50).get_page(request.GET.get("page")),
+        "outcome": outcome,
+        "outcomes": [(value, label, counts.get(value, 0)) for value, label in Outcome.choices],
+        "csv_url": reverse("archive:job_items_csv", args=[job.pk]) + (f"?outcome={outcome}" if outcome else ""),
+        "nav_section": "jobs",
+    }
+    return render(request, "archive/job_detail.html", context)
+
+
+@login_required
+@require_GET
+def job_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live progress panel (htmx polls it every second until the job is finished)."""
+    job = _visible_job(request.user, pk)
+    response = render(request, "archive/includes/job_progress.html", {"job": job})
+    return trigger_client_event(response, REFRESH_EVENT) if job.is_finished else response
+
+
+@login_required
+@require_GET
+def job_items_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = _visible_job(request.user, pk)
+    outcome = request.GET.get("outcome") or None
+    return job_items_csv_response(job, outcome=outcome if outcome in Outcome.values else None)
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _visible_job(request.user, pk)
+    try:
+        cancel_archive_job(job, request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Archive job #{job.pk}: cancel requested; it stops after the current batch.")
+    return redirect(job.get_absolute_url())

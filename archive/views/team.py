@@ -1,0 +1,46 @@
+"""My team: a manager's direct reports and their archived plan enrollments (first level only, SPEC §2)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from enrollments.tables import PreparedRows
+from lms_admin.accounts import roles
+from lms_admin.accounts.models import User
+
+from ..selectors import (
+    archived_enrollments_visible_to,
+)
+from ..tables import TeamArchivedTable
+
+# ---------------------------------------------------------------------------------------------- my team
+
+
+@login_required
+@require_GET
+def team(request: HttpRequest) -> HttpResponse:
+    """My team: the direct reports and their archived plan enrollments (first level only, SPEC §2)."""
+    roles.require_admin_role(request.user)
+    if not roles.manages_anyone(request.user):
+        raise PermissionDenied("My team is for people who manage someone.")
+    reports = roles.direct_report_ids(request.user)
+    records = archived_enrollments_visible_to(request.user).filter(user_id__in=reports)
+    members = list(User.objects.filter(pk__in=reports).order_by("last_name", "first_name", "username"))
+    archived_counts = dict(records.order_by().values_list("user_id").annotate(n=Count("*")))
+    for person in members:
+        person.archived = archived_counts.get(person.pk, 0)
+    member = request.GET.get("user", "")
+    if member:
+        if not member.isdigit() or int(member) not in {m.pk for m in members}:
+            raise Http404("This person is not in your team.")
+        records = records.filter(user_id=int(member))
+    page = Paginator(records.order_by("-archived_at", "-id"), 25).get_page(request.GET.get("page"))
+    table = TeamArchivedTable(PreparedRows(list(page.object_list)))
+    context = {"members": members, "member": member, "page": page, "table": table, "nav_section": "team"}
+    return render(request, "archive/team.html", context)
