@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from enrollments.filters import ActiveEnrollmentFilter
@@ -63,7 +62,8 @@ class ArchiveOptionsForm(forms.Form):
 class Selection:
     """The enrollments a bulk pop-up is about: ids picked by hand, or "select all" with the Active filters.
 
-    Built from GET or POST data; `error` says what is wrong with a tampered or empty selection.
+    Built from GET or POST data; `error` says when the ids are not numbers. What the selection selects, within
+    the limits, is `selected_enrollments`'s to say.
     """
 
     def __init__(self, data: Mapping) -> None:
@@ -79,14 +79,12 @@ class Selection:
             self.ids = sorted({int(value) for value in raw})
         except (TypeError, ValueError):
             self.error = "The selection is not valid: enrollment ids must be numbers. Nothing was archived."
-            return
-        if not self.ids:
-            self.error = "No enrollment selected."
-        elif len(self.ids) > settings.ARCHIVE_MAX_MANUAL_SELECTION:
-            self.error = (
-                f"{len(self.ids)} enrollments were picked by hand; at most {settings.ARCHIVE_MAX_MANUAL_SELECTION} "
-                f"can be. Use “Select all” with filters for up to {settings.ARCHIVE_MAX_SELECT_ALL}."
-            )
+
+    def arguments(self) -> dict[str, Any]:
+        """The selection as `selected_enrollments` and `submit_archive` take it."""
+        if self.select_all:
+            return {"select_all_filters": self.filters}
+        return {"enrollment_ids": self.ids}
 
     def hidden_fields(self) -> list[tuple[str, Any]]:
         """(name, value) pairs that carry the selection through the pop-up's form."""

@@ -22,6 +22,14 @@ class Outcome(models.TextChoices):
     NOT_PROCESSED = "not_processed", "Not processed"
 
 
+class Trigger(models.TextChoices):
+    """What started an archive (SPEC §11): an admin's action, a retraining rule's run, or an uploaded file."""
+
+    MANUAL = "manual", "Manual"
+    RULE = "rule", "Retraining rule"
+    FILE = "file", "File"
+
+
 class ValidityState(models.TextChoices):
     ACTIVE = "active", "Active"
     EXPIRED = "expired", "Expired"
@@ -79,6 +87,7 @@ class ArchiveJob(models.Model):
     # The id of the latest RQ job enqueued for this job; the reconciler checks Redis for it.
     rq_job_id = models.CharField(max_length=64, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL, db_default=Trigger.MANUAL)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -153,6 +162,7 @@ class ArchivedPlanEnrollment(models.Model):
     job = models.ForeignKey(ArchiveJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="archives")
     enrollment_id = models.BigIntegerField(help_text="Id of the live enrollment archived (a copy).")
     round = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL, db_default=Trigger.MANUAL)
 
     # User (live reference + frozen copies). Indexed by ape_user_idx (user, -archived_at).
     user = models.ForeignKey(
@@ -205,6 +215,10 @@ class ArchivedPlanEnrollment(models.Model):
     )
     certificate_sha256 = models.CharField(max_length=64, blank=True)
     certificate_assigned_at = models.DateTimeField(null=True, blank=True)
+    # A certificate issued but not yet rendered when the enrollment was archived (SPEC §4.10): the certificates
+    # queue renders it from this record's frozen data, then sets `certificate` and its sha256 — once.
+    certificate_pending = models.BooleanField(default=False, db_default=False)
+    certificate_pending_template_number = models.BigIntegerField(null=True, blank=True)
 
     # Enrollment
     enrolled_at = models.DateTimeField()
@@ -265,3 +279,28 @@ class ArchivedCourseEnrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.course_title} ({self.plan_archive_id})"
+
+
+class RequestKey(models.Model):
+    """A request that must happen at most once (SPEC §4.10): a pop-up's request key or an API `Idempotency-Key`,
+    per caller, with the answer it got, replayed to a repeat of the same request for 24 hours."""
+
+    class Scope(models.TextChoices):
+        PAGE = "page", "Page form"
+        API = "api", "API"
+
+    caller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=8, choices=Scope.choices)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the method, path and the parsed body.")
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["caller", "scope", "key"], name="uniq_request_key")]
+        indexes = [models.Index(fields=["created_at"], name="requestkey_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} key {self.key[:16]} of user #{self.caller_id}"

@@ -1,4 +1,4 @@
-"""Who sees which archived records and jobs (SPEC §2), and the Archived view's filters.
+"""Who sees which archived records and jobs (SPEC §2), and the Archived view's filtering.
 
 Every list, detail, download and API endpoint on archived records starts from
 `archived_enrollments_visible_to`, so a forgotten check is impossible rather than unlikely.
@@ -6,23 +6,49 @@ Every list, detail, download and API endpoint on archived records starts from
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import CharField, Func, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from enrollments.models import LearningPlan
+from enrollments.models import LearningPlan, TrainingMaterial
 from enrollments.selectors import get_plan_for
-from lms_admin.accounts.models import User, UserStatus
+from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import direct_report_ids, is_power_user, is_superadmin, require_superadmin
+from lms_admin.audit.models import AuditEvent
+from lms_admin.web.pager import ListSpec, bigint
 
+from .filters import ArchivedFilterSet
 from .models import ArchivedPlanEnrollment, ArchiveJob
 
-ARCHIVED_FILTERS = ("archived_from", "archived_to", "archived_by", "user_status", "search")
+ARCHIVED_FILTERS = tuple(ArchivedFilterSet.base_filters)
+
+# The lists' sort keys (column name → fields, the id breaking ties) and keyset keys; see lms_admin/web/pager.py.
+ARCHIVED_LIST = ListSpec(
+    sorts={
+        "user": ("user_last_name", "user_first_name", "user_username"),
+        "archived_at": ("archived_at",),  # the key of ape_plan_archived_idx (learning_plan, -archived_at, -id)
+        "archived_by": ("archived_by_username",),
+        "plan_status": ("plan_status",),
+        "completed_at": ("completed_at",),
+    },
+    default_sort="-archived_at",
+    noun="archived enrollment",
+    sort_notice="That column cannot be sorted; showing the newest archives first.",
+    deep_hint="Sort by archive date to go further.",
+    nullable=frozenset({"completed_at"}),
+)
+TEAM_LIST = ListSpec(
+    sorts={"archived_at": ("archived_at",)}, default_sort="-archived_at", noun="archived enrollment", per_page=25
+)
+JOB_LIST = ListSpec(sorts={"created_at": ("created_at",)}, default_sort="-created_at", noun="job", per_page=25)
+# A job's items in their order (the unique (job, position) index); positions are numbers.
+JOB_ITEM_LIST = ListSpec(
+    sorts={"position": ("position",)}, default_sort="position", noun="item", parse_key=bigint, per_page=50
+)
 
 
 def archived_enrollments_visible_to(user: User) -> QuerySet[ArchivedPlanEnrollment]:
@@ -48,77 +74,22 @@ def get_archived_for(user: User, pk: Any) -> ArchivedPlanEnrollment:
         raise Http404("No such archived enrollment.") from exc
 
 
-def _invalid(message: str) -> ValidationError:
-    return ValidationError(message, code="invalid_request")
-
-
-def _date(filters: Mapping[str, Any], name: str) -> datetime.date | None:
-    value = filters.get(name)
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime.datetime):
-        raise _invalid(f"{name} must be a date (YYYY-MM-DD).")
-    if isinstance(value, datetime.date):
-        return value
-    try:
-        return datetime.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise _invalid(f"{name} must be a date (YYYY-MM-DD), not {value!r}.") from exc
-
-
-def _start_of(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
-
-
-class FrozenNames(Func):
-    """The frozen username, first and last name in capitals: the expression the trigram index ape_names_trgm
-    covers, so a search stays an index lookup at a million records (a term never spans two names: terms
-    are split on spaces)."""
-
-    template = "upper(user_username || ' ' || user_first_name || ' ' || user_last_name)"
-    arity = 0
-    output_field = CharField()
-
-
 def filter_archived(records: QuerySet[ArchivedPlanEnrollment], filters: Mapping[str, Any]) -> QuerySet:
     """Apply the Archived view's filters (empty values ignored); ValidationError(code="invalid_request") on bad ones.
 
     archived_from / archived_to: inclusive dates (UTC days); archived_by: the archiving user's id;
     user_status: the user's status as frozen at archive time; search: username, first or last name.
     """
-    archived_from = _date(filters, "archived_from")
-    archived_to = _date(filters, "archived_to")
-    if archived_from and archived_to and archived_from > archived_to:
-        raise _invalid("archived_from must not be after archived_to.")
-    if archived_from:
-        records = records.filter(archived_at__gte=_start_of(archived_from))
-    if archived_to:
-        if archived_to >= datetime.date.max:
-            raise _invalid("archived_to is out of range.")
-        records = records.filter(archived_at__lt=_start_of(archived_to + datetime.timedelta(days=1)))
+    filterset = ArchivedFilterSet(data=filters, queryset=records)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.error_message(), code="invalid_request")
+    return filterset.qs
 
-    archived_by = filters.get("archived_by")
-    if archived_by not in (None, ""):
-        try:
-            archived_by_id = int(archived_by)
-        except (TypeError, ValueError) as exc:
-            raise _invalid(f"archived_by must be a user id, not {archived_by!r}.") from exc
-        if not 1 <= archived_by_id < 2**63:
-            raise _invalid("archived_by is out of range.")
-        records = records.filter(archived_by_id=archived_by_id)
 
-    user_status = filters.get("user_status")
-    if user_status not in (None, ""):
-        if user_status not in UserStatus.values:
-            raise _invalid(f"user_status must be one of {', '.join(UserStatus.values)}.")
-        records = records.filter(user_status=user_status)
-
-    search = str(filters.get("search") or "").strip()
-    if search:
-        records = records.alias(frozen_names=FrozenNames())
-    for term in search.split()[:5]:
-        records = records.filter(frozen_names__contains=term.upper())
-    return records
+def archived_counts_exactly(filters: Mapping[str, Any]) -> bool:
+    """Whether to count the list exactly: the whole plan is an index-only count; a filter that keeps most of
+    100,000 records would cost a scan of them all, so filtered lists count up to a cap."""
+    return not any(str(filters.get(name) or "").strip() for name in ARCHIVED_FILTERS)
 
 
 def jobs_visible_to(user: User) -> QuerySet[ArchiveJob]:
@@ -166,3 +137,18 @@ def get_plan_for_archiving(user: User, plan_id: int) -> LearningPlan:
     plan = get_plan_for(user, plan_id)
     require_superadmin(user)
     return plan
+
+
+def material_titles(courses) -> dict[int, str]:
+    """{material id: live title} of the materials in these course snapshots' tracking (one query)."""
+    material_ids = {entry[0] for course in courses for entry in course.tracking}
+    return dict(TrainingMaterial.objects.filter(pk__in=material_ids).values_list("pk", "title"))
+
+
+def audit_trail_of(archived: ArchivedPlanEnrollment) -> QuerySet[AuditEvent]:
+    """The record's audit trail, oldest first: events about the record itself, and every archive event that
+    names it in `archive_ids` — whatever archived it (one id, several ids, a job)."""
+    trail = Q(object_type="archived_plan_enrollment", object_id=archived.pk) | Q(
+        details__archive_ids__contains=[archived.pk]
+    )
+    return AuditEvent.objects.filter(trail).order_by("created_at", "id")

@@ -1,24 +1,15 @@
-"""Tables of archived records and of a job's items (cell HTML lives in templates)."""
+"""Tables of the archive's lists: archived records (Archived view, My team), jobs, a job's items."""
 
 from __future__ import annotations
 
 import django_tables2 as tables
 
-from enrollments.tables import actions_column, select_column
-
-# Sort keys of the Archived view: column name → fields (the id breaks ties).
-ARCHIVED_SORTS: dict[str, tuple[str, ...]] = {
-    "user": ("user_last_name", "user_first_name", "user_username"),
-    "archived_at": ("archived_at",),
-    "archived_by": ("archived_by_username",),
-    "plan_status": ("plan_status",),
-    "completed_at": ("completed_at",),
-}
-DEFAULT_ARCHIVED_SORT = "-archived_at"
+from lms_admin.web.tables import actions_column, select_column
 
 
 class ArchivedEnrollmentTable(tables.Table):
-    """Columns of the Archived view, rendered one row at a time by its template (keep both in this order)."""
+    """Columns of the Archived view (sort names of `selectors.ARCHIVED_LIST`), rendered one row at a time by its
+    template (keep both in this order)."""
 
     caption = "Archived enrollments"
 
@@ -49,3 +40,45 @@ class TeamArchivedTable(ArchivedEnrollmentTable):
         empty_text = "Nobody in your team has an archived enrollment yet."
         orderable = False
         exclude = ("select",)
+
+
+def _num(verbose_name: str) -> tables.Column:
+    return tables.Column(empty_values=(), verbose_name=verbose_name, attrs={"th": {"class": "num"}})
+
+
+class JobTable(tables.Table):
+    """The background jobs, newest first, rendered one row at a time by its template (keep both in this order)."""
+
+    caption = "Archive jobs"
+
+    job = tables.Column(empty_values=(), verbose_name="Job")
+    learning_plan = tables.Column(empty_values=(), verbose_name="Learning plan")
+    status = tables.Column(empty_values=(), verbose_name="Status")
+    progress = tables.Column(empty_values=(), verbose_name="Progress")
+    counts = tables.Column(empty_values=(), verbose_name="Counts")
+    requested_by = tables.Column(empty_values=(), verbose_name="Requested by")
+    created_at = tables.Column(empty_values=(), verbose_name="Created")
+    finished_at = tables.Column(empty_values=(), verbose_name="Finished")
+
+    class Meta:
+        template_name = "archive/includes/job_table.html"
+        attrs = {"class": "data-table", "id": "jobs-table"}
+        orderable = False
+
+
+class JobItemTable(tables.Table):
+    """A job's items in their order, rendered one row at a time by its template (keep both in this order).
+    The view sets the caption (it names the job)."""
+
+    position = _num("#")
+    enrollment = tables.Column(empty_values=(), verbose_name="Enrollment")
+    round = _num("Round")
+    outcome = tables.Column(empty_values=(), verbose_name="Outcome")
+    archive = tables.Column(empty_values=(), verbose_name="Archived record")
+    message = tables.Column(empty_values=(), verbose_name="Message")
+
+    class Meta:
+        template_name = "archive/includes/job_item_table.html"
+        attrs = {"class": "data-table", "id": "job-items"}
+        empty_text = "No items with this outcome."
+        orderable = False

@@ -62,15 +62,11 @@ def cpu_model() -> str:
 
 
 def run_suite(name: str, quick: bool) -> list[dict]:
-    try:
-        module = importlib.import_module(SUITES[name][0])
-    except ImportError as exc:
-        print(f"-- {name}: not available ({exc})", flush=True)
-        return []
     print(f"-- {name}: running", flush=True)
     started = time.monotonic()
-    kwargs = {"quick": quick} if "quick" in inspect.signature(module.run).parameters else {}
     try:
+        module = importlib.import_module(SUITES[name][0])
+        kwargs = {"quick": quick} if "quick" in inspect.signature(module.run).parameters else {}
         rows = module.run(**kwargs)
     except Exception as exc:  # noqa: BLE001 - one broken benchmark must not lose the others' figures
         traceback.print_exc()

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 from urllib.parse import quote
 
-from bench.list_views import _bench_admin, measure_pages, print_rows
+from bench.common import bench_admin
+from bench.list_views import ADMIN, measure_pages, print_rows
 
 PLANS = 10
 PER_PLAN = 100_000
@@ -33,7 +34,7 @@ def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN) -> list[int]:
         for plan in existing:
             plan.archived_enrollments.all().delete()
             plan.delete()
-        admins = [_bench_admin()]
+        admins = [bench_admin(ADMIN)]
         with connection.cursor() as cursor:
             cursor.execute(
                 """
@@ -110,7 +111,7 @@ def run() -> list[dict]:
     records = ArchivedPlanEnrollment.objects.filter(learning_plan_id=plan_id)
     total = records.count()
     client = Client(HTTP_HOST="localhost")
-    client.force_login(_bench_admin())
+    client.force_login(bench_admin(ADMIN))
     base = reverse("archive:archived_list", args=[plan_id])
     # The Next link of the page before the one holding the last row (found once, with an OFFSET).
     row = records.order_by("-archived_at", "-id").values("archived_at", "id")[total - 26]

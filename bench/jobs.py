@@ -23,6 +23,16 @@ import threading
 import time
 from pathlib import Path
 
+from bench.common import REPO_ROOT, bench_admin, database_url, drop_database, recreate_database, run_child
+from bench.engine import child, measure_args
+from scripts.processes import (
+    PrivateRedis,
+    current_database_url,
+    registered_worker_names,
+    stop_process_tree,
+    wait_for,
+)
+
 TEMPLATE_DB = "lms_bench_jobs_tpl"
 WORK_DB = "lms_bench_jobs"
 LEARNERS = 10_000
@@ -31,7 +41,6 @@ LATENCY_JOBS = 5
 E2E_TARGET_SECONDS = 16.0
 LATENCY_TARGET_SECONDS = 1.0
 RSS_TARGET_MB = 300.0
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(quick: bool = False) -> list[dict]:
@@ -39,54 +48,32 @@ def run(quick: bool = False) -> list[dict]:
     process on another, with a worker on a private redis-server (or the configured Redis when none can start)."""
     from django.conf import settings
 
-    from bench.engine import _child, _database_url, _drop, _recreate
-
     learners = QUICK_LEARNERS if quick else LEARNERS
     base_url = settings.DATABASE_URL
     scratch = Path(tempfile.mkdtemp(prefix="lms-bench-jobs-"))
     template_media, media = scratch / "template-media", scratch / "media"
-    database = _database_url(base_url, WORK_DB)
+    database = database_url(base_url, WORK_DB)
 
     def fresh_copy() -> None:
-        _recreate(base_url, WORK_DB, template=TEMPLATE_DB)
+        recreate_database(base_url, WORK_DB, template=TEMPLATE_DB)
         shutil.rmtree(media, ignore_errors=True)
         shutil.copytree(template_media, media)
 
     redis = None
     try:
-        _recreate(base_url, TEMPLATE_DB)
-        sizes = _child(
-            ["seed", "--learners", str(learners)], database=_database_url(base_url, TEMPLATE_DB), media=template_media
-        )
+        recreate_database(base_url, TEMPLATE_DB)
+        sizes = child(["seed", "--learners", str(learners)], database_url(base_url, TEMPLATE_DB), template_media)
         fresh_copy()
-        floor = _child(
-            ["measure", "--kind", "floor", "--mode", "reenroll", "--reset", "0", "--notify", "1"],
-            database=database,
-            media=media,
-        )
+        floor = child(measure_args("floor", "reenroll", reset=False, notify=True), database, media)
         fresh_copy()
         redis = _private_redis()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database,
-            "MEDIA_ROOT": str(media),
-            "REDIS_URL": redis.url if redis else settings.REDIS_URL,
-            "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
-        }
-        done = subprocess.run(
-            [sys.executable, "-m", "bench.jobs", "measure"],
-            cwd=REPO_ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        result = json.loads(done.stdout.strip().splitlines()[-1])
+        redis_url = redis.url if redis else settings.REDIS_URL
+        result = run_child("bench.jobs", ["measure"], database=database, media=media, env={"REDIS_URL": redis_url})
     finally:
         if redis:
             redis.stop()
-        _drop(base_url, WORK_DB)
-        _drop(base_url, TEMPLATE_DB)
+        drop_database(base_url, WORK_DB)
+        drop_database(base_url, TEMPLATE_DB)
         shutil.rmtree(scratch, ignore_errors=True)
     data = (
         f"1 plan (5 courses × 5 materials), {sizes['enrollments']:,} enrollments, {sizes['tracking']:,} tracking "
@@ -124,23 +111,13 @@ def run(quick: bool = False) -> list[dict]:
     ]
 
 
-def _private_redis():
-    import shutil as _shutil
-
-    from tests.workers import PrivateRedis
-
-    if not _shutil.which("redis-server"):
+def _private_redis() -> PrivateRedis | None:
+    """A redis-server of the benchmark's own, or None when none is installed."""
+    if not shutil.which("redis-server"):
         return None
     server = PrivateRedis()
     server.start()
     return server
-
-
-def _bench_admin():
-    from lms_admin.accounts.models import Level, User
-
-    user, _ = User.objects.get_or_create(username="bench_admin", defaults={"level": Level.SUPERADMIN, "password": "!"})
-    return user
 
 
 class _Worker:
@@ -153,8 +130,6 @@ class _Worker:
 
     def __enter__(self) -> _Worker:
         from django.conf import settings
-
-        from tests.workers import current_database_url, registered_worker_names, wait_for
 
         self.name = f"bench-worker-{os.getpid()}"
         env = {
@@ -199,8 +174,6 @@ class _Worker:
             time.sleep(0.02)
 
     def __exit__(self, *exc) -> None:
-        from tests.workers import stop_process_tree
-
         self._stop.set()
         stop_process_tree(self.proc)
         self.log.close()
@@ -226,8 +199,6 @@ def _wait_idle(worker_name: str, timeout: float = 120) -> None:
     from django.conf import settings
     from rq import Worker
 
-    from tests.workers import wait_for
-
     def idle() -> bool:
         connection = django_rq.get_connection("archive")
         queues_empty = all(django_rq.get_queue(name).count == 0 for name in settings.RQ_QUEUE_NAMES)
@@ -241,11 +212,11 @@ def measure() -> dict:
     """In the child, on the seeded database: submit → running on a warm worker, then the whole plan as one job."""
     from archive.models import ArchiveJob
     from archive.services import start_archive_job
-    from bench.engine import PLAN_CODE
+    from bench.seeding import PLAN_CODE
     from enrollments.models import LearningPlan
 
     plan = LearningPlan.objects.get(code=PLAN_CODE)
-    admin = _bench_admin()
+    admin = bench_admin()
     ids = list(plan.enrollments.order_by("pk").values_list("pk", flat=True))
     with _Worker() as worker:
         latencies = []

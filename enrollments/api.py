@@ -6,12 +6,11 @@ import datetime
 from typing import Literal
 
 from django.http import HttpRequest
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
-from lms_admin.web.api import ERRORS, MAX_ID, DataOut, Page, PageParams, paginate
+from lms_admin.web.api import ERRORS, DataOut, ObjectId, Page, PageParams, paginate
 
-from .models import LearningPlanEnrollment
 from .selectors import filter_plan_enrollments, get_plan_for
 
 router = Router(tags=["Enrollments"])
@@ -52,6 +51,8 @@ class EnrolledUser(Schema):
 
 
 class EnrollmentOut(Schema):
+    """An active enrollment of the learning plan, with its learner."""
+
     id: int
     user: EnrolledUser
     status: int
@@ -62,20 +63,6 @@ class EnrollmentOut(Schema):
     completed_at: datetime.datetime | None
 
 
-def enrollment_data(enrollment: LearningPlanEnrollment) -> dict:
-    user = enrollment.user
-    return {
-        "id": enrollment.pk,
-        "user": {"id": user.pk, "username": user.username, "first_name": user.first_name, "last_name": user.last_name},
-        "status": enrollment.status,
-        "round": enrollment.round,
-        "enrolled_at": enrollment.enrolled_at,
-        "validity_start": enrollment.validity_start,
-        "validity_end": enrollment.validity_end,
-        "completed_at": enrollment.completed_at,
-    }
-
-
 @router.get(
     "/learning-plans/{plan_id}/enrollments",
     response={200: DataOut[Page[EnrollmentOut]], **ERRORS},
@@ -83,7 +70,7 @@ def enrollment_data(enrollment: LearningPlanEnrollment) -> dict:
 )
 def list_plan_enrollments(
     request: HttpRequest,
-    plan_id: int = Path(..., ge=1, le=MAX_ID),
+    plan_id: ObjectId,
     filters: Query[EnrollmentFilters] = None,
     paging: Query[PageParams] = None,
 ):
@@ -107,4 +94,4 @@ def list_plan_enrollments(
         )
         .order_by("-enrolled_at", "-id")
     )
-    return {"data": paginate(enrollments, paging, enrollment_data)}
+    return {"data": paginate(enrollments, paging)}

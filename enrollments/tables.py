@@ -3,39 +3,10 @@
 from __future__ import annotations
 
 import django_tables2 as tables
-from django.utils.safestring import mark_safe
-from django_tables2.data import TableListData
+
+from lms_admin.web.tables import actions_column, select_column
 
 from .models import LearningPlan
-
-
-def actions_column() -> tables.Column:
-    """The row ellipsis menu's column: no sorting, a heading only screen readers hear."""
-    return tables.Column(
-        empty_values=(),
-        verbose_name=mark_safe('<span class="visually-hidden">Actions</span>'),
-        orderable=False,
-        attrs={"th": {"class": "actions"}},
-    )
-
-
-def select_column() -> tables.Column:
-    """The rows' checkboxes for bulk actions: no sorting, a heading checkbox that selects the whole page."""
-    return tables.Column(
-        empty_values=(),
-        verbose_name=mark_safe(
-            '<input type="checkbox" class="select-page" data-select-page aria-label="Select every row on this page">'
-        ),
-        orderable=False,
-        attrs={"th": {"class": "select"}},
-    )
-
-
-class PreparedRows(TableListData):
-    """Rows the selector already paged and ordered: the table shows them as they are."""
-
-    def order_by(self, aliases) -> None:
-        pass
 
 
 class PlanTable(tables.Table):
@@ -58,7 +29,7 @@ class PlanTable(tables.Table):
 
 
 class ActiveEnrollmentTable(tables.Table):
-    """Columns, headers and sort keys (the names of `selectors.ENROLLMENT_SORTS`) of the Active view.
+    """Columns, headers and sort keys (the sort names of `selectors.ACTIVE_LIST`) of the Active view.
 
     The cells are rendered by the table's template, one row at a time; keep both in the same order.
     """

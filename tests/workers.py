@@ -3,43 +3,36 @@
 Use the `rq_worker` fixture (registered as a plugin in tests/conftest.py) in a test marked
 `@pytest.mark.worker` and `@pytest.mark.django_db(transaction=True)` — the worker is another process,
 so it only sees committed data. `worker_process()` is the context manager behind it, for tests that
-start, kill or restart workers themselves.
+start, kill or restart workers themselves. The process helpers under them (polling, stopping a process tree,
+a private redis-server) live in scripts/processes.py, shared with the benchmarks.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import psutil
 import pytest
 
+from scripts.processes import (
+    STOP_TIMEOUT,
+    PrivateRedis,
+    current_database_url,
+    registered_worker_names,
+    stop_process_tree,
+    wait_for,
+)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
 LOG_TAIL_LINES = 80
-
-
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, interval: float = 0.05, message: str = "") -> Any:
-    """Poll `predicate` until it returns something truthy and return it; AssertionError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() >= deadline:
-            raise AssertionError(message or f"condition not met within {timeout} s: {predicate!r}")
-        time.sleep(interval)
 
 
 def wait_for_pause(pause_dir: Path, point: str, *, timeout: float = 30) -> int:
@@ -53,24 +46,6 @@ def wait_for_pause(pause_dir: Path, point: str, *, timeout: float = 30) -> int:
 def release(pause_dir: Path, point: str) -> None:
     """Let a worker paused at `point` go on (and pass that point at once from now on)."""
     (pause_dir / f"release-{point.replace(':', '-')}").touch()
-
-
-def current_database_url() -> str:
-    """A DATABASE_URL for the database Django is connected to now (the test database inside a test)."""
-    from django.conf import settings
-
-    db = settings.DATABASES["default"]
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host = db.get("HOST") or ""
-    port = str(db.get("PORT") or "")
-    name = quote(db["NAME"], safe="")
-    if host.startswith("/"):  # a Unix socket directory travels in the query string
-        netloc = f"{credentials}:{port}" if port else credentials
-        return f"postgres://{netloc}/{name}?host={quote(host, safe='')}"
-    netloc = f"{credentials}{host}" + (f":{port}" if port else "")
-    return f"postgres://{netloc}/{name}"
 
 
 def worker_env(*, redis_url: str | None = None, extra: dict | None = None) -> dict:
@@ -90,18 +65,6 @@ def worker_env(*, redis_url: str | None = None, extra: dict | None = None) -> di
     )
     env.update({key: str(value) for key, value in (extra or {}).items()})
     return env
-
-
-def registered_worker_names(redis_url: str) -> set[str]:
-    """Names of the RQ workers registered in this Redis database."""
-    from redis import Redis
-    from rq import Worker
-
-    connection = Redis.from_url(redis_url)
-    try:
-        return {worker.name for worker in Worker.all(connection=connection)}
-    finally:
-        connection.close()
 
 
 def empty_queues(redis_url: str) -> None:
@@ -132,35 +95,6 @@ def print_log_tail(proc: subprocess.Popen) -> None:
         f"{log_tail(proc.log_path)}\n----- end of worker log -----",
         file=sys.stderr,
     )
-
-
-def _descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
-def stop_process_tree(proc: subprocess.Popen, *, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the worker (RQ's warm shutdown), SIGKILL it after `timeout`, then kill every descendant left.
-
-    RQ's work horse runs in a process group of its own, so it is found by walking the tree, not by killpg.
-    """
-    family = {p.pid: p for p in _descendants(proc.pid)}
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            family.update({p.pid: p for p in _descendants(proc.pid)})
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            proc.wait(timeout=timeout)
-    for child in family.values():
-        with contextlib.suppress(psutil.NoSuchProcess):
-            child.kill()
-    psutil.wait_procs(list(family.values()), timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -262,63 +196,6 @@ def kill_worker_tree(proc: subprocess.Popen) -> list[int]:
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STOP_TIMEOUT)
     return [member.pid for member in family]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class PrivateRedis:
-    """A redis-server of the test's own on a free port (never the shared one): start, stop, restart, flush."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-            + ["--daemonize", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            stdin=subprocess.DEVNULL,
-        )
-        wait_for(self.ping, timeout=10, message=f"redis-server on port {self.port} did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def client(self):
-        from redis import Redis
-
-        return Redis.from_url(self.url, socket_connect_timeout=1)
-
-    def ping(self) -> bool:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
-        try:
-            with self.client() as client:
-                return bool(client.ping())
-        except RedisConnectionError:
-            return False
-
-    def queues_config(self) -> dict:
-        """An RQ_QUEUES setting pointing every project queue at this server."""
-        from django.conf import settings
-
-        return {name: {"URL": self.url, "DEFAULT_TIMEOUT": 3600} for name in settings.RQ_QUEUE_NAMES}
 
 
 @pytest.fixture

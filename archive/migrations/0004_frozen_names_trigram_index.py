@@ -1,4 +1,4 @@
-# A trigram index for the Archived view's search (archive.selectors.FrozenNames): the expression must stay
+# A trigram index for the Archived view's search (archive.filters.FrozenNames): the expression must stay
 # identical to FrozenNames.template for PostgreSQL to use it.
 
 from django.db import migrations

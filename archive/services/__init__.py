@@ -6,7 +6,8 @@ concern lives in a module of its own:
 - `engine`: archiving now, in batches (`archive_enrollments`, `archive_batch`), the shared-course guard;
 - `sql`: the engine's statements (lock, look up, the one snapshot statement, the live changes);
 - `storage`: the content-addressed store of archived certificates;
-- `submission`: starting and cancelling background jobs; `job_runs`: running them under a lease;
+- `submission`: what an admin's selection selects within the limits, archiving it now or as a background job
+  (`submit_archive`), starting and cancelling jobs; `job_runs`: running them under a lease;
 - `reconciler`: finishing what Redis lost or a dead worker left, and purging finished jobs;
 - `deletion`: deleting archived records; `merge`: merging user profiles.
 """
@@ -19,6 +20,7 @@ from .engine import (
     archive_batch,
     archive_enrollments,
     archived_certificate_response,
+    check_archive_request,
     check_shared_courses,
     current_rounds,
     shared_course_message,
@@ -26,10 +28,18 @@ from .engine import (
 from .job_runs import run_job
 from .merge import MergePreview, merge_users, preview_merge
 from .reconciler import purge_finished_jobs, reconcile
-from .submission import cancel_archive_job, enqueue_archive_job, start_archive_job
+from .submission import (
+    ArchiveSubmission,
+    cancel_archive_job,
+    enqueue_archive_job,
+    selected_enrollments,
+    start_archive_job,
+    submit_archive,
+)
 
 __all__ = [
     "ArchiveOutcome",
+    "ArchiveSubmission",
     "ItemResult",
     "MergePreview",
     "SharedCourses",
@@ -37,6 +47,7 @@ __all__ = [
     "archive_enrollments",
     "archived_certificate_response",
     "cancel_archive_job",
+    "check_archive_request",
     "check_shared_courses",
     "current_rounds",
     "delete_archived_enrollments",
@@ -46,6 +57,8 @@ __all__ = [
     "purge_finished_jobs",
     "reconcile",
     "run_job",
+    "selected_enrollments",
     "shared_course_message",
     "start_archive_job",
+    "submit_archive",
 ]

@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 
 class ItemResult(NamedTuple):
+    """What became of one enrollment: an `Outcome` value, the archive id when there is one, a message."""
+
     enrollment_id: int
     outcome: str
     archive_id: int | None
@@ -47,6 +49,10 @@ class ArchiveOutcome:
     def counts(self) -> dict[str, int]:
         counted = Counter(item.outcome for item in self.items)
         return {name: counted[name] for name in Outcome.values if counted[name]}
+
+    @property
+    def archived(self) -> int:
+        return self.counts.get(Outcome.ARCHIVED, 0)
 
     def summary(self) -> str:
         """One line for a flash message: "1 enrollment archived", "3 enrollments archived, 1 not found"."""
@@ -105,7 +111,7 @@ def archive_enrollments(
     notify: bool = True,
 ) -> ArchiveOutcome:
     """Archive plan enrollments now, in batches of ARCHIVE_BATCH_SIZE, each batch in its own transaction."""
-    _check_request(actor, mode)
+    check_archive_request(actor, mode)
     try:
         ids = list(dict.fromkeys(int(pk) for pk in enrollment_ids))
     except (TypeError, ValueError) as exc:
@@ -148,7 +154,9 @@ def current_rounds(ids: Sequence[int]) -> list[tuple[int, int]]:
         return [(pk, rnd) for pk, rnd in cursor.fetchall()]
 
 
-def _check_request(actor: User | None, mode: str) -> None:
+def check_archive_request(actor: User | None, mode: str) -> None:
+    """Refuse an archive request before anything is read or written: PermissionDenied, or ValidationError
+    coded invalid_mode."""
     if actor is None or not is_superadmin(actor):
         raise PermissionDenied("Only superadmins may archive enrollments.")
     if mode not in ArchiveMode.values:
@@ -171,7 +179,7 @@ def archive_batch(
 
     Idempotent: re-running a committed batch of the same job writes nothing and reports `archived`.
     """
-    _check_request(actor, mode)
+    check_archive_request(actor, mode)
     now = now or timezone.now()
     pairs = list(dict(pairs).items())  # one entry per enrollment id, first-seen order
     if not pairs:
@@ -187,19 +195,21 @@ def archive_batch(
         for pk, frozen_round in pairs:
             row, lookup = locked.get(pk), lookups[pk]
             if lookup.archive_id is not None and job is not None and lookup.archive_job_id == job.pk:
-                results[pk] = ItemResult(pk, Outcome.ARCHIVED, lookup.archive_id, _archived_message(frozen_round, mode))
+                results[pk] = ItemResult(
+                    pk, Outcome.ARCHIVED.value, lookup.archive_id, _archived_message(frozen_round, mode)
+                )
             elif row is None or row.round != frozen_round or lookup.archive_id is not None:
                 if row is None and lookup.archive_id is None:
-                    results[pk] = ItemResult(pk, Outcome.NOT_FOUND, None, f"Enrollment {pk} does not exist.")
+                    results[pk] = ItemResult(pk, Outcome.NOT_FOUND.value, None, f"Enrollment {pk} does not exist.")
                 else:
                     results[pk] = ItemResult(
                         pk,
-                        Outcome.SKIPPED_ALREADY_ARCHIVED,
+                        Outcome.SKIPPED_ALREADY_ARCHIVED.value,
                         lookup.archive_id,
                         f"Round {frozen_round} of this enrollment was already archived.",
                     )
             elif row.learning_plan_id in shared:
-                results[pk] = ItemResult(pk, Outcome.SKIPPED_SHARED_COURSE, None, shared[row.learning_plan_id])
+                results[pk] = ItemResult(pk, Outcome.SKIPPED_SHARED_COURSE.value, None, shared[row.learning_plan_id])
             else:
                 to_archive.append(pk)
 
@@ -217,7 +227,7 @@ def archive_batch(
                     now=now,
                 )
             )
-    return [results[pk]._replace(outcome=str(results[pk].outcome)) for pk, _ in pairs]
+    return [results[pk] for pk, _ in pairs]
 
 
 def _shared_by_plan(courses: list[sql.PlanCourse]) -> dict[int, str]:
@@ -275,12 +285,14 @@ def _archive_rows(
         transaction.on_commit(enqueue_outbox_sender)
 
     results = {
-        pk: ItemResult(pk, Outcome.SKIPPED_ALREADY_ARCHIVED, None, "This round was archived meanwhile.")
+        pk: ItemResult(pk, Outcome.SKIPPED_ALREADY_ARCHIVED.value, None, "This round was archived meanwhile.")
         for pk in requested
         if pk not in archived
     }
     for row in rows:
-        results[row.id] = ItemResult(row.id, Outcome.ARCHIVED, archived[row.id], _archived_message(row.round, mode))
+        results[row.id] = ItemResult(
+            row.id, Outcome.ARCHIVED.value, archived[row.id], _archived_message(row.round, mode)
+        )
     return results
 
 

@@ -218,7 +218,7 @@ class JobRun:
     def bisect(self, pairs: Sequence[tuple[int, int]], error: Exception) -> list[ItemResult]:
         if len(pairs) == 1:
             logger.error("Archive job #%s: enrollment %s failed: %r", self.job.pk, pairs[0][0], error)
-            return [ItemResult(pairs[0][0], Outcome.FAILED, None, f"{type(error).__name__}: {error}"[:2000])]
+            return [ItemResult(pairs[0][0], Outcome.FAILED.value, None, f"{type(error).__name__}: {error}"[:2000])]
         middle = len(pairs) // 2
         results: list[ItemResult] = []
         for half in (pairs[:middle], pairs[middle:]):
@@ -230,7 +230,7 @@ class JobRun:
         return results
 
     def call_engine(self, pairs: Sequence[tuple[int, int]]) -> list[ItemResult]:
-
+        """The engine's results for one batch; a pair it did not answer for counts as failed, so counts add up."""
         job = self.job
         results = archive_batch(
             list(pairs),
@@ -240,14 +240,13 @@ class JobRun:
             notify=job.notify,
             job=job,
         )
-        items = [ItemResult(int(r.enrollment_id), str(r.outcome), r.archive_id, r.message or "") for r in results]
-        answered = {item.enrollment_id for item in items}
-        items.extend(
-            ItemResult(enrollment_id, Outcome.FAILED, None, "The archive engine reported no outcome for it.")
+        answered = {result.enrollment_id for result in results}
+        results.extend(
+            ItemResult(enrollment_id, Outcome.FAILED.value, None, "The archive engine reported no outcome for it.")
             for enrollment_id, _ in pairs
             if enrollment_id not in answered
         )
-        return items
+        return results
 
 
 def close_items(job_id: int) -> None:

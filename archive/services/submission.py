@@ -1,6 +1,8 @@
-"""Background archive jobs: submit and cancel (SPEC §4.5).
+"""Submitting an admin's selection (SPEC §4.5): what it selects, within the limits, archived now or as a job.
 
-The job row, with its frozen (enrollment, round) pairs, is the truth; RQ only triggers it, after commit.
+`submit_archive` is the one place that decides "now, in the request" or "a background job"; `selected_enrollments`
+is the one check of the selection limits, for the pop-up's preview and for a job alike. A job's row, with its frozen
+(enrollment, round) pairs, is the truth; RQ only triggers it, after commit.
 """
 
 from __future__ import annotations
@@ -8,21 +10,30 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from enrollments.models import LearningPlan, LearningPlanEnrollment
+from enrollments.selectors import filter_plan_enrollments
 from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record
 
 from ..models import ArchiveJob, ArchiveJobItem, ArchiveMode
-from .engine import check_shared_courses, shared_course_message
+from .engine import (
+    ArchiveOutcome,
+    archive_enrollments,
+    check_archive_request,
+    check_shared_courses,
+    shared_course_message,
+)
 from .job_runs import close_items
 
 logger = logging.getLogger(__name__)
@@ -32,7 +43,126 @@ RUN_ARCHIVE_JOB = "archive.jobs.run_archive_job"
 Status = ArchiveJob.Status
 
 
-# --- submit -------------------------------------------------------------------------------------------------
+# --- what a selection selects ----------------------------------------------------------------------------------
+
+
+def selected_enrollments(
+    learning_plan: LearningPlan,
+    *,
+    enrollment_ids: Sequence[int] | None = None,
+    select_all_filters: Mapping[str, Any] | None = None,
+) -> QuerySet[LearningPlanEnrollment]:
+    """The plan's active enrollments an admin selected: ids picked by hand (all of them must be the plan's), or
+    every enrollment matching the Active list's filters. Exactly one of the two; both limits are checked here.
+
+    Raises ValidationError coded invalid_selection, invalid_request (a bad filter) or limit_exceeded.
+    """
+    if (enrollment_ids is None) == (select_all_filters is None):
+        raise ValidationError(
+            "Choose the enrollments to archive: either a list of enrollment ids or select all with filters.",
+            code="invalid_selection",
+        )
+    if select_all_filters is not None:
+        return _matching_enrollments(learning_plan, select_all_filters)
+
+    ids = _picked_ids(enrollment_ids)
+    queryset = LearningPlanEnrollment.objects.filter(learning_plan=learning_plan, pk__in=ids)
+    missing = sorted(set(ids) - set(queryset.values_list("pk", flat=True)))
+    if missing:
+        shown = ", ".join(str(pk) for pk in missing[:20]) + (" …" if len(missing) > 20 else "")
+        raise ValidationError(f"Not active enrollments of “{learning_plan.title}”: {shown}.", code="invalid_selection")
+    return queryset
+
+
+def _picked_ids(enrollment_ids: Sequence[int]) -> list[int]:
+    """Ids picked by hand, without repeats, in id order; at most ARCHIVE_MAX_MANUAL_SELECTION of them."""
+    if isinstance(enrollment_ids, str | bytes) or not all(
+        isinstance(pk, int) and not isinstance(pk, bool) for pk in enrollment_ids
+    ):
+        raise ValidationError("Enrollment ids must be a list of integers.", code="invalid_selection")
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        raise ValidationError("No enrollment selected.", code="invalid_selection")
+    limit = settings.ARCHIVE_MAX_MANUAL_SELECTION
+    if len(ids) > limit:
+        raise ValidationError(
+            f"{len(ids)} enrollments were picked by hand; at most {limit} can be. "
+            f"Use “Select all” with filters for up to {settings.ARCHIVE_MAX_SELECT_ALL}.",
+            code="limit_exceeded",
+        )
+    return ids
+
+
+def _matching_enrollments(plan: LearningPlan, filters: Mapping[str, Any]) -> QuerySet[LearningPlanEnrollment]:
+    """Select all: the enrollments the filters match, at most ARCHIVE_MAX_SELECT_ALL of them."""
+    if not isinstance(filters, Mapping):
+        raise ValidationError("Select all needs the list's filters as an object.", code="invalid_selection")
+    queryset = filter_plan_enrollments(plan, filters)
+    limit = settings.ARCHIVE_MAX_SELECT_ALL
+    if queryset.order_by()[: limit + 1].count() > limit:
+        matching = queryset.order_by().count()
+        raise ValidationError(
+            f"{matching} enrollments match these filters; “Select all” archives at most {limit}. "
+            "Narrow the filters and run it in several jobs.",
+            code="limit_exceeded",
+        )
+    return queryset
+
+
+# --- now or as a job -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveSubmission:
+    """What `submit_archive` did: archived now (`outcome`, one item) or started a background job (`job`)."""
+
+    outcome: ArchiveOutcome | None = None
+    job: ArchiveJob | None = None
+
+
+def submit_archive(
+    *,
+    learning_plan: LearningPlan,
+    actor: User,
+    mode: str,
+    reset_tracking: bool = False,
+    notify: bool = True,
+    enrollment_ids: Sequence[int] | None = None,
+    select_all_filters: Mapping[str, Any] | None = None,
+) -> ArchiveSubmission:
+    """Archive an admin's selection: one enrollment picked by hand now, in the request; two or more, or select
+    all, as a background job (`start_archive_job`). The pop-up and the API both submit here.
+
+    Raises what `archive_enrollments` and `start_archive_job` raise, and ValidationError coded invalid_selection
+    for one id of another plan's enrollment; nothing is created when it raises.
+    """
+    check_archive_request(actor, mode)
+    options = {"mode": mode, "reset_tracking": reset_tracking, "notify": notify}
+    enrollment_id = _the_one_picked(enrollment_ids, select_all_filters)
+    if enrollment_id is None:
+        job = start_archive_job(
+            learning_plan=learning_plan,
+            actor=actor,
+            enrollment_ids=enrollment_ids,
+            select_all_filters=select_all_filters,
+            **options,
+        )
+        return ArchiveSubmission(job=job)
+    # An id that is no enrollment any more goes to the engine, which tells "already archived" from "not found".
+    if LearningPlanEnrollment.objects.filter(pk=enrollment_id).exclude(learning_plan=learning_plan).exists():
+        raise ValidationError(f"Enrollment {enrollment_id} is not in this learning plan.", code="invalid_selection")
+    return ArchiveSubmission(outcome=archive_enrollments(enrollment_ids=[enrollment_id], actor=actor, **options))
+
+
+def _the_one_picked(enrollment_ids: Sequence[int] | None, select_all_filters: Mapping[str, Any] | None) -> int | None:
+    """The id when exactly one enrollment was picked by hand (repeats aside), else None."""
+    if enrollment_ids is None or select_all_filters is not None:
+        return None
+    ids = _picked_ids(enrollment_ids)
+    return ids[0] if len(ids) == 1 else None
+
+
+# --- background jobs -------------------------------------------------------------------------------------------
 
 
 def start_archive_job(
@@ -47,28 +177,43 @@ def start_archive_job(
 ) -> ArchiveJob:
     """Freeze the selection's (id, round) pairs on a new job row and enqueue it once the row is committed.
 
-    Raises PermissionDenied, or ValidationError coded invalid_mode, invalid_selection, limit_exceeded or
-    shared_course; nothing is created when it raises. A failed enqueue (Redis down) is logged, not raised:
-    the reconciler enqueues the committed job later.
+    Raises PermissionDenied, or ValidationError coded invalid_mode, invalid_selection, invalid_request (a bad
+    filter), limit_exceeded or shared_course; nothing is created when it raises. A failed enqueue (Redis down) is
+    logged, not raised: the reconciler enqueues the committed job later.
     """
-    require_superadmin(actor)
-    if mode not in ArchiveMode.values:
-        raise ValidationError(
-            f"Unknown archive mode {mode!r}: choose {' or '.join(ArchiveMode.values)}.", code="invalid_mode"
-        )
-    pairs = _resolve_selection(learning_plan, enrollment_ids, select_all_filters)
+    check_archive_request(actor, mode)
+    selected = selected_enrollments(learning_plan, enrollment_ids=enrollment_ids, select_all_filters=select_all_filters)
+    # In id order, the order the engine locks rows in.
+    pairs = list(selected.order_by("pk").values_list("pk", "round"))
+    if not pairs:
+        raise ValidationError("No active enrollment matches these filters.", code="invalid_selection")
     if mode == ArchiveMode.UNENROLL:
         shares = check_shared_courses(learning_plan)
         if shares:
             raise ValidationError(shared_course_message(shares), code="shared_course")
+    return _queue_job(
+        learning_plan=learning_plan,
+        actor=actor,
+        pairs=pairs,
+        options={"mode": mode, "reset_tracking": bool(reset_tracking), "notify": bool(notify)},
+        select_all_filters=select_all_filters,
+    )
 
+
+def _queue_job(
+    *,
+    learning_plan: LearningPlan,
+    actor: User,
+    pairs: Sequence[tuple[int, int]],
+    options: dict[str, Any],
+    select_all_filters: Mapping[str, Any] | None,
+) -> ArchiveJob:
+    """Write the job row with its frozen (enrollment id, round) pairs in one transaction; enqueue it on commit."""
     with transaction.atomic():
         job = ArchiveJob.objects.create(
             learning_plan=learning_plan,
             learning_plan_title=learning_plan.title,
-            mode=mode,
-            reset_tracking=bool(reset_tracking),
-            notify=bool(notify),
+            **options,
             select_all=select_all_filters is not None,
             filters=dict(select_all_filters or {}),
             total=len(pairs),
@@ -89,67 +234,11 @@ def start_archive_job(
             action="archive_job.submitted",
             object_type="archive_job",
             object_id=job.pk,
-            details={"learning_plan_id": learning_plan.pk, "total": len(pairs), "mode": mode},
+            details={"learning_plan_id": learning_plan.pk, "total": len(pairs), "mode": options["mode"]},
         )
         job_id, rq_job_id = job.pk, job.rq_job_id
         transaction.on_commit(lambda: enqueue_archive_job(job_id, rq_job_id))
     return job
-
-
-def _resolve_selection(
-    plan: LearningPlan, enrollment_ids: Sequence[int] | None, select_all_filters: Mapping[str, Any] | None
-) -> list[tuple[int, int]]:
-    """The (enrollment id, round) pairs to freeze, in id order (the order the engine locks rows in)."""
-    if (enrollment_ids is None) == (select_all_filters is None):
-        raise ValidationError(
-            "Choose the enrollments to archive: either a list of enrollment ids or select all with filters.",
-            code="invalid_selection",
-        )
-    if select_all_filters is not None:
-        return _resolve_select_all(plan, select_all_filters)
-
-    if isinstance(enrollment_ids, str | bytes) or not all(
-        isinstance(pk, int) and not isinstance(pk, bool) for pk in enrollment_ids
-    ):
-        raise ValidationError("Enrollment ids must be a list of integers.", code="invalid_selection")
-    ids = sorted(set(enrollment_ids))
-    if not ids:
-        raise ValidationError("No enrollment selected.", code="invalid_selection")
-    limit = settings.ARCHIVE_MAX_MANUAL_SELECTION
-    if len(ids) > limit:
-        raise ValidationError(
-            f"{len(ids)} enrollments were picked by hand; at most {limit} can be. "
-            f"Use “Select all” with filters for up to {settings.ARCHIVE_MAX_SELECT_ALL}.",
-            code="limit_exceeded",
-        )
-    pairs = list(
-        LearningPlanEnrollment.objects.filter(learning_plan=plan, pk__in=ids).order_by("pk").values_list("pk", "round")
-    )
-    missing = sorted(set(ids) - {pk for pk, _ in pairs})
-    if missing:
-        shown = ", ".join(str(pk) for pk in missing[:20]) + (" …" if len(missing) > 20 else "")
-        raise ValidationError(f"Not active enrollments of “{plan.title}”: {shown}.", code="invalid_selection")
-    return pairs
-
-
-def _resolve_select_all(plan: LearningPlan, filters: Mapping[str, Any]) -> list[tuple[int, int]]:
-    from enrollments.selectors import filter_plan_enrollments
-
-    if not isinstance(filters, Mapping):
-        raise ValidationError("Select all needs the list's filters as an object.", code="invalid_selection")
-    queryset = filter_plan_enrollments(plan, filters)
-    limit = settings.ARCHIVE_MAX_SELECT_ALL
-    pairs = list(queryset.order_by("pk").values_list("pk", "round")[: limit + 1])
-    if len(pairs) > limit:
-        matching = queryset.order_by().count()
-        raise ValidationError(
-            f"{matching} enrollments match these filters; “Select all” archives at most {limit}. "
-            "Narrow the filters and run it in several jobs.",
-            code="limit_exceeded",
-        )
-    if not pairs:
-        raise ValidationError("No active enrollment matches these filters.", code="invalid_selection")
-    return pairs
 
 
 def new_rq_job_id() -> str:

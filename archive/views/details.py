@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,22 +14,22 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
 from enrollments import selectors as live
-from enrollments.models import TrainingMaterial
 from lms_admin.accounts import roles
-from lms_admin.accounts.models import User
-from lms_admin.audit.models import AuditEvent
 from lms_admin.web.modals import finish_in_modal, render_modal
 
-from ..models import ArchivedPlanEnrollment
 from ..selectors import (
     archived_enrollments_visible_to,
+    audit_trail_of,
     get_archived_for,
     get_plan_for_archiving,
+    material_titles,
 )
-from ..services import (
-    archived_certificate_response,
-    delete_archived_enrollments,
-)
+from ..services import archived_certificate_response, delete_archived_enrollments
+
+if TYPE_CHECKING:
+    from lms_admin.accounts.models import User
+
+    from ..models import ArchivedPlanEnrollment
 
 # ---------------------------------------------------------------------------------------------- details
 
@@ -45,8 +45,7 @@ def archived_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Every stored field grouped as SPEC §4.4, the course snapshots with material progress, the audit trail."""
     archived = _visible_record(request.user, pk)
     courses = list(archived.course_enrollments.all())
-    material_ids = {entry[0] for course in courses for entry in course.tracking}
-    titles = dict(TrainingMaterial.objects.filter(pk__in=material_ids).values_list("pk", "title"))
+    titles = material_titles(courses)
     for course in courses:
         course.materials = [
             {
@@ -57,9 +56,6 @@ def archived_detail(request: HttpRequest, pk: int) -> HttpResponse:
             }
             for material_id, status, completed, score in course.tracking
         ]
-    trail = Q(object_type="archived_plan_enrollment", object_id=archived.pk)
-    if archived.job_id:
-        trail |= Q(object_type="archive_job", object_id=archived.job_id, details__archive_ids__contains=[archived.pk])
     plan_visible = (
         archived.learning_plan_id is not None
         and live.plans_visible_to(request.user).filter(pk=archived.learning_plan_id).exists()
@@ -67,7 +63,7 @@ def archived_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "archived": archived,
         "courses": courses,
-        "audit_events": AuditEvent.objects.filter(trail).order_by("created_at", "id")[:200],
+        "audit_events": audit_trail_of(archived)[:200],
         "plan_visible": plan_visible,
         "can_delete": roles.is_superadmin(request.user),
         "nav_section": "plans" if plan_visible else "team",
@@ -100,9 +96,7 @@ def archived_delete(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         back_url = reverse("archive:team") if roles.manages_anyone(request.user) else reverse("home")
     if request.method == "POST":
-        deleted = delete_archived_enrollments(
-            archives=ArchivedPlanEnrollment.objects.filter(pk=archived.pk), actor=request.user
-        )
+        deleted = delete_archived_enrollments(archives=[archived], actor=request.user)
         if deleted:
             messages.success(
                 request, f"Archived enrollment of {archived.user_display_name} (round {archived.round}) deleted."

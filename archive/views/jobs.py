@@ -5,9 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -15,19 +14,16 @@ from django_htmx.http import trigger_client_event
 
 from lms_admin.accounts import roles
 from lms_admin.accounts.models import User
+from lms_admin.web.lists import list_context, parse_list_params
 from lms_admin.web.modals import REFRESH_EVENT
+from lms_admin.web.pager import paginate
+from lms_admin.web.tables import PreparedRows
 
 from ..exports import job_items_csv_response
 from ..models import ArchiveJob, ArchiveJobItem, Outcome
-from ..selectors import (
-    get_job_for,
-    jobs_visible_to,
-)
-from ..services import (
-    cancel_archive_job,
-)
-
-# ---------------------------------------------------------------------------------------------- jobs
+from ..selectors import JOB_ITEM_LIST, JOB_LIST, get_job_for, jobs_visible_to
+from ..services import cancel_archive_job
+from ..tables import JobItemTable, JobTable
 
 
 def _require_jobs_section(user: User) -> None:
@@ -40,9 +36,10 @@ def _require_jobs_section(user: User) -> None:
 @require_GET
 def job_list(request: HttpRequest) -> HttpResponse:
     _require_jobs_section(request.user)
-    paginator = Paginator(jobs_visible_to(request.user).order_by("-created_at", "-id"), 25)
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "archive/job_list.html", {"page": page, "nav_section": "jobs"})
+    params = parse_list_params(request.GET, JOB_LIST)
+    page = paginate(jobs_visible_to(request.user), JOB_LIST, params)
+    context = {**list_context(request, params, page), "table": JobTable(PreparedRows(page.rows)), "nav_section": "jobs"}
+    return render(request, "archive/job_list.html", context)
 
 
 def _visible_job(user: User, pk: int) -> ArchiveJob:
@@ -56,16 +53,24 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A job's progress, counts and per-item outcomes (filterable by outcome), with its CSV and Cancel."""
     job = _visible_job(request.user, pk)
     outcome = request.GET.get("outcome", "")
-    items = ArchiveJobItem.objects.filter(job=job).order_by("position")
+    items = ArchiveJobItem.objects.filter(job=job)
     if outcome and outcome in Outcome.values:
         items = items.filter(outcome=outcome)
     elif outcome:
         messages.warning(request, f"“{outcome}” is not an outcome; showing every item.")
         outcome = ""
     counts = dict(ArchiveJobItem.objects.filter(job=job).values_list("outcome").annotate(n=Count("*")))
+    params = parse_list_params(request.GET, JOB_ITEM_LIST)
+    keep = QueryDict(mutable=True)  # the pager's links keep a valid outcome only
+    if outcome:
+        keep["outcome"] = outcome
+    page = paginate(items, JOB_ITEM_LIST, params)
+    table = JobItemTable(PreparedRows(page.rows))
+    table.caption = f"Items of job #{job.pk}"
     context = {
+        **list_context(request, params, page, keep),
+        "table": table,
         "job": job,
-        "items": Paginator(items, 50).get_page(request.GET.get("page")),
         "outcome": outcome,
         "outcomes": [(value, label, counts.get(value, 0)) for value, label in Outcome.choices],
         "csv_url": reverse("archive:job_items_csv", args=[job.pk]) + (f"?outcome={outcome}" if outcome else ""),

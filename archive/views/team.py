@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from enrollments.tables import PreparedRows
 from lms_admin.accounts import roles
 from lms_admin.accounts.models import User
+from lms_admin.web.lists import list_context, parse_list_params
+from lms_admin.web.pager import paginate
+from lms_admin.web.tables import PreparedRows
 
-from ..selectors import (
-    archived_enrollments_visible_to,
-)
+from ..selectors import TEAM_LIST, archived_enrollments_visible_to
 from ..tables import TeamArchivedTable
-
-# ---------------------------------------------------------------------------------------------- my team
 
 
 @login_required
@@ -40,7 +37,14 @@ def team(request: HttpRequest) -> HttpResponse:
         if not member.isdigit() or int(member) not in {m.pk for m in members}:
             raise Http404("This person is not in your team.")
         records = records.filter(user_id=int(member))
-    page = Paginator(records.order_by("-archived_at", "-id"), 25).get_page(request.GET.get("page"))
-    table = TeamArchivedTable(PreparedRows(list(page.object_list)))
-    context = {"members": members, "member": member, "page": page, "table": table, "nav_section": "team"}
+    params = parse_list_params(request.GET, TEAM_LIST)
+    page = paginate(records, TEAM_LIST, params)
+    table = TeamArchivedTable(PreparedRows(page.rows))
+    context = {
+        **list_context(request, params, page),
+        "members": members,
+        "member": member,
+        "table": table,
+        "nav_section": "team",
+    }
     return render(request, "archive/team.html", context)

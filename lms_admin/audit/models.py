@@ -16,6 +16,8 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # Also audit_archive_ids_idx, a GIN index on details->'archive_ids' (migration 0002, in SQL: Django
+        # wraps an expression's operator class in parentheses PostgreSQL refuses): an archived record's trail.
         indexes = [models.Index(fields=["object_type", "object_id"], name="audit_object_idx")]
 
     def __str__(self) -> str:

@@ -1,0 +1,70 @@
+"""What the benchmarks share: scratch databases beside DATABASE_URL's, child processes that report one JSON line,
+and the superadmin who runs the measured requests and archives.
+
+Importable before Django is set up (a child imports it first): Django is imported inside the functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(base_url: str, name: str) -> str:
+    """`base_url` pointed at the database `name` on the same server."""
+    return urlunparse(urlparse(base_url)._replace(path=f"/{name}"))
+
+
+def _server(base_url: str):
+    import psycopg
+
+    return psycopg.connect(
+        database_url(base_url, "postgres").replace("postgres://", "postgresql://", 1), autocommit=True
+    )
+
+
+def drop_database(base_url: str, name: str) -> None:
+    with _server(base_url) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def recreate_database(base_url: str, name: str, *, template: str | None = None) -> None:
+    """Drop `name` if it exists and create it empty, or as a copy of `template` (`CREATE DATABASE … TEMPLATE`)."""
+    with _server(base_url) as server:
+        server.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+
+
+def run_child(module: str, args: list[str], *, database: str, media: Path, env: dict | None = None) -> dict:
+    """`python -m module *args` on this database and MEDIA_ROOT (a process of its own, so its peak RSS is the
+    run's); returns the JSON object its last line of output holds."""
+    child_env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "MEDIA_ROOT": str(media),
+        "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
+        **(env or {}),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=child_env,
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_admin(username: str = "bench_admin"):
+    """The superadmin the benchmarks act as (created on first use)."""
+    from lms_admin.accounts.models import Level, User
+
+    user, _ = User.objects.get_or_create(username=username, defaults={"level": Level.SUPERADMIN, "password": "!"})
+    return user
