@@ -3,6 +3,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -125,12 +126,16 @@ class LearningPlanEnrollment(models.Model):
     status = models.PositiveSmallIntegerField(choices=EnrollmentStatus.choices, default=EnrollmentStatus.ENROLLED)
     completed_at = models.DateTimeField(null=True, blank=True)
     round = models.PositiveIntegerField(default=1)
+    # The last valid day, inclusive, of the learner's certification under the plan's retraining rule (SPEC §11).
+    certified_until = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "learning_plan"], name="uniq_plan_enrollment"),
         ]
         indexes = [
+            # The retraining due set and forecast: a range scan per plan.
+            models.Index(fields=["learning_plan", "certified_until"], name="lpe_plan_certified_idx"),
             # The active list's default order (newest first) and keyset pagination.
             models.Index(fields=["learning_plan", "-enrolled_at", "-id"], name="lpe_plan_enrolled_idx"),
             models.Index(fields=["learning_plan", "status", "-enrolled_at", "-id"], name="lpe_plan_status_idx"),
@@ -204,3 +209,44 @@ class IssuedCertificate(models.Model):
 
     def __str__(self) -> str:
         return f"Certificate of {self.user} for {self.learning_plan}"
+
+
+class ResetTracking(models.TextChoices):
+    """The tracking option of an archive: keep it, reset everything, or reset only what changed (SPEC §13)."""
+
+    KEEP = "false", "Keep tracking"
+    ALL = "true", "Reset everything"
+    CHANGED = "changed", "Reset only what changed"
+
+
+class RetrainingRule(models.Model):
+    """When a plan's completions expire, and how the learners are archived and re-enrolled then (one per plan)."""
+
+    class Anchor(models.TextChoices):
+        COMPLETION = "completion", "From the completion date"
+        CALENDAR = "calendar", "On a calendar date"
+
+    learning_plan = models.OneToOneField(LearningPlan, on_delete=models.CASCADE, related_name="retraining_rule")
+    valid_for_months = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(120)])
+    anchor = models.CharField(max_length=16, choices=Anchor.choices, default=Anchor.COMPLETION)
+    month = models.PositiveSmallIntegerField(null=True, blank=True)
+    day = models.PositiveSmallIntegerField(null=True, blank=True)
+    min_active_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    window_days = models.PositiveSmallIntegerField(default=30, validators=[MaxValueValidator(365)])
+    reset_tracking = models.CharField(max_length=8, choices=ResetTracking.choices, default=ResetTracking.ALL)
+    notify = models.BooleanField(default=True)
+    user_statuses = models.JSONField(default=list, help_text="User statuses whose learners a run archives.")
+    paused = models.BooleanField(default=False)
+    start_after = models.DateField(null=True, blank=True)
+    saved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Retraining rule #{self.pk} of {self.learning_plan}"
+
+    @property
+    def archiver_name(self) -> str:
+        """Who a run's snapshots say archived them: the rule, not a person (SPEC §11)."""
+        return f"retraining rule #{self.pk}"

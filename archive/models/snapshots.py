@@ -1,4 +1,4 @@
-"""Archived plan enrollments (frozen snapshots), their course snapshots, stored certificates and jobs."""
+"""Archived plan enrollments (frozen snapshots), their course snapshots and stored certificates (SPEC §4.4)."""
 
 from django.conf import settings
 from django.db import models
@@ -7,33 +7,8 @@ from django.utils import timezone
 
 from enrollments.models import EnrollmentStatus
 
-
-class ArchiveMode(models.TextChoices):
-    REENROLL = "reenroll", "Archive and re-enroll"
-    UNENROLL = "unenroll", "Archive and unenroll"
-
-
-class Outcome(models.TextChoices):
-    ARCHIVED = "archived", "Archived"
-    SKIPPED_ALREADY_ARCHIVED = "skipped_already_archived", "Skipped: already archived"
-    SKIPPED_SHARED_COURSE = "skipped_shared_course", "Skipped: course shared with another plan"
-    NOT_FOUND = "not_found", "Not found"
-    FAILED = "failed", "Failed"
-    NOT_PROCESSED = "not_processed", "Not processed"
-
-
-class Trigger(models.TextChoices):
-    """What started an archive (SPEC §11): an admin's action, a retraining rule's run, or an uploaded file."""
-
-    MANUAL = "manual", "Manual"
-    RULE = "rule", "Retraining rule"
-    FILE = "file", "File"
-
-
-class ValidityState(models.TextChoices):
-    ACTIVE = "active", "Active"
-    EXPIRED = "expired", "Expired"
-    NOT_YET_VALID = "not_yet_valid", "Not yet valid"
+from .choices import ArchiveMode, Trigger, ValidityState
+from .jobs import ArchiveJob
 
 
 class ArchivedCertificate(models.Model):
@@ -46,105 +21,6 @@ class ArchivedCertificate(models.Model):
 
     def __str__(self) -> str:
         return self.sha256
-
-
-class ArchiveJob(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-
-    FINISHED = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
-
-    learning_plan = models.ForeignKey(
-        "enrollments.LearningPlan", null=True, blank=True, on_delete=models.SET_NULL, related_name="archive_jobs"
-    )
-    learning_plan_title = models.CharField(max_length=255, blank=True)
-    mode = models.CharField(max_length=16, choices=ArchiveMode.choices)
-    reset_tracking = models.BooleanField(default=False)
-    notify = models.BooleanField(default=True)
-    select_all = models.BooleanField(default=False)
-    filters = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
-    total = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    counts = models.JSONField(default=dict, blank=True)
-    requested_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="archive_jobs"
-    )
-    requested_by_username = models.CharField(max_length=150, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    rate = models.FloatField(null=True, blank=True, help_text="Enrollments per second, measured.")
-    error = models.TextField(blank=True)
-    cancel_requested = models.BooleanField(default=False)
-    lease_owner = models.CharField(max_length=128, blank=True)
-    lease_expires_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker took the lease.")
-    # The id of the latest RQ job enqueued for this job; the reconciler checks Redis for it.
-    rq_job_id = models.CharField(max_length=64, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    trigger = models.CharField(max_length=8, choices=Trigger.choices, default=Trigger.MANUAL, db_default=Trigger.MANUAL)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["status", "finished_at"], name="archivejob_status_finished_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"Archive job #{self.pk} ({self.get_status_display()})"
-
-    def get_absolute_url(self) -> str:
-        return reverse("archive:job_detail", args=[self.pk])
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in self.FINISHED
-
-    @property
-    def progress(self) -> int:
-        return int(100 * self.processed / self.total) if self.total else (100 if self.is_finished else 0)
-
-    @property
-    def eta_seconds(self) -> int | None:
-        if self.is_finished or not self.rate:
-            return None
-        return int((self.total - self.processed) / self.rate)
-
-    @property
-    def outcome_counts(self) -> dict[str, int]:
-        """Counts for every outcome, zeros included, in the order outcomes are declared."""
-        return {outcome: int(self.counts.get(outcome, 0)) for outcome in Outcome.values}
-
-    @property
-    def elapsed_seconds(self) -> int | None:
-        if not self.started_at:
-            return None
-        return int(((self.finished_at or timezone.now()) - self.started_at).total_seconds())
-
-
-class ArchiveJobItem(models.Model):
-    """One frozen (enrollment id, round) of a job's selection, and what became of it."""
-
-    job = models.ForeignKey(ArchiveJob, on_delete=models.CASCADE, related_name="items")
-    position = models.PositiveIntegerField()
-    enrollment_id = models.BigIntegerField()
-    round = models.PositiveIntegerField()
-    outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True, default="")
-    archive_id = models.BigIntegerField(null=True, blank=True)
-    message = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["job", "position"]
-        constraints = [
-            models.UniqueConstraint(fields=["job", "enrollment_id"], name="uniq_job_enrollment"),
-            models.UniqueConstraint(fields=["job", "position"], name="uniq_job_position"),
-        ]
-        indexes = [models.Index(fields=["job", "outcome", "position"], name="jobitem_outcome_idx")]
 
 
 class ArchivedPlanEnrollment(models.Model):
@@ -231,6 +107,9 @@ class ArchivedPlanEnrollment(models.Model):
     validity_end = models.DateTimeField(null=True, blank=True)
     enrollment_status = models.CharField(max_length=16, choices=ValidityState.choices)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The round's last valid day under the plan's retraining rule (SPEC §11); a new enrollment of the learner
+    # in the plan starts its certification from the latest Completed round's date.
+    certified_until = models.DateField(null=True, blank=True)
 
     class Meta:
         ordering = ["-archived_at", "-id"]
@@ -279,28 +158,3 @@ class ArchivedCourseEnrollment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.course_title} ({self.plan_archive_id})"
-
-
-class RequestKey(models.Model):
-    """A request that must happen at most once (SPEC §4.10): a pop-up's request key or an API `Idempotency-Key`,
-    per caller, with the answer it got, replayed to a repeat of the same request for 24 hours."""
-
-    class Scope(models.TextChoices):
-        PAGE = "page", "Page form"
-        API = "api", "API"
-
-    caller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    scope = models.CharField(max_length=8, choices=Scope.choices)
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64, help_text="sha256 of the method, path and the parsed body.")
-    created_at = models.DateTimeField(default=timezone.now)
-    completed_at = models.DateTimeField(null=True, blank=True)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["caller", "scope", "key"], name="uniq_request_key")]
-        indexes = [models.Index(fields=["created_at"], name="requestkey_created_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.scope} key {self.key[:16]} of user #{self.caller_id}"

@@ -1,0 +1,22 @@
+"""The archive app's models: snapshots, jobs, request keys, retraining rules (one module each)."""
+
+from .choices import ArchiveMode, Outcome, Trigger, ValidityState
+from .jobs import ArchiveJob, ArchiveJobItem
+from .requests import RequestKey
+from .retraining import RetrainingExemption, RetrainingRun
+from .snapshots import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment
+
+__all__ = [
+    "ArchiveJob",
+    "ArchiveJobItem",
+    "ArchiveMode",
+    "ArchivedCertificate",
+    "ArchivedCourseEnrollment",
+    "ArchivedPlanEnrollment",
+    "Outcome",
+    "RequestKey",
+    "RetrainingExemption",
+    "RetrainingRun",
+    "Trigger",
+    "ValidityState",
+]
