@@ -40,7 +40,7 @@ RULE_DEFAULTS: dict[str, Any] = {
 
 
 def _invalid(field: str, message: str) -> ValidationError:
-    return ValidationError({field: message}, code="invalid_rule")
+    return ValidationError({field: ValidationError(message, code="invalid_rule")})
 
 
 def _integer(data: Mapping, field: str, low: int, high: int, *, required: bool) -> int | None:
