@@ -7,8 +7,10 @@ and the API read it in the same query as the rows they show; first match wins, i
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Value, When
 
 from enrollments.models import EnrollmentStatus, LearningPlanEnrollment
@@ -69,3 +71,75 @@ def compliance_counts(enrollments: QuerySet[LearningPlanEnrollment], *, today: d
         plan = counts.setdefault(row["learning_plan_id"], dict.fromkeys(ComplianceState.values, 0))
         plan[row["compliance_state"]] = row["n"]
     return counts
+
+
+# ---------------------------------------------------------------------------------------------- retraining runs
+
+# The due set of SPEC §11: Completed rounds whose window has opened (expired ones included) on the active rules,
+# each with the reason a run leaves it alone, or null. One query: the rules joined to the
+# (learning_plan, certified_until) index — `certified_until <= today + window_days` is `due_from <= today`.
+DUE_SQL = """
+SELECT e.id, e.round, e.user_id, r.id AS rule_id,
+       CASE
+           WHEN x.id IS NOT NULL THEN 'exempt'
+           WHEN u.merged_into_id IS NOT NULL THEN 'merged_user'
+           WHEN NOT (CASE WHEN u.expires_on < %(today)s THEN 'expired'
+                          WHEN NOT u.is_active THEN 'deactivated'
+                          ELSE 'active' END) = ANY(ARRAY(SELECT jsonb_array_elements_text(r.user_statuses)))
+               THEN 'user_status'
+       END AS skip_reason
+FROM enrollments_retrainingrule r
+JOIN enrollments_learningplanenrollment e
+  ON e.learning_plan_id = r.learning_plan_id AND e.certified_until <= %(today)s + r.window_days
+JOIN accounts_user u ON u.id = e.user_id
+LEFT JOIN archive_retrainingexemption x
+  ON x.rule_id = r.id AND x.user_id = e.user_id AND (x.until IS NULL OR x.until >= %(today)s)
+WHERE e.status = 2 AND NOT r.paused AND (r.start_after IS NULL OR r.start_after <= %(today)s)
+  AND (%(rule_ids)s::bigint[] IS NULL OR r.id = ANY(%(rule_ids)s::bigint[]))
+ORDER BY r.id, e.id
+"""
+
+
+@dataclass(frozen=True)
+class DueRound:
+    enrollment_id: int
+    round: int
+    user_id: int
+    rule_id: int
+    skip_reason: str | None
+
+
+def due_rounds(*, today: datetime.date, rule_ids: Sequence[int] | None = None) -> list[DueRound]:
+    """The rounds the active rules (or these rules) would archive today, and the ones they skip, with why."""
+    with connection.cursor() as cursor:
+        cursor.execute(DUE_SQL, {"today": today, "rule_ids": list(rule_ids) if rule_ids is not None else None})
+        return [DueRound(*row) for row in cursor.fetchall()]
+
+
+FORECAST_SQL = """
+SELECT to_char(date_trunc('month', e.certified_until - r.window_days), 'YYYY-MM') AS month, count(*)
+FROM enrollments_retrainingrule r
+JOIN enrollments_learningplanenrollment e
+  ON e.learning_plan_id = r.learning_plan_id
+ AND e.certified_until > %(today)s + r.window_days AND e.certified_until < %(end)s + r.window_days
+WHERE r.id = %(rule_id)s AND e.status = 2
+GROUP BY 1
+"""
+
+
+def forecast(rule, *, today: datetime.date) -> dict:
+    """How many learners fall due per month over the next 12 months (`due_from` in that month, after today), and
+    how many the first run would re-enroll today: `{"months": [{"month", "due"}] × 12, "due_today": n}`."""
+    first = today.replace(day=1)
+    months = [
+        (first.replace(year=first.year + (first.month - 1 + i) // 12, month=(first.month - 1 + i) % 12 + 1))
+        for i in range(13)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(FORECAST_SQL, {"today": today, "end": months[12], "rule_id": rule.pk})
+        due = dict(cursor.fetchall())
+    today_rounds = due_rounds(today=today, rule_ids=[rule.pk]) if not rule.paused else []
+    return {
+        "months": [{"month": m.strftime("%Y-%m"), "due": due.get(m.strftime("%Y-%m"), 0)} for m in months[:12]],
+        "due_today": sum(1 for r in today_rounds if r.skip_reason is None),
+    }
