@@ -5,11 +5,12 @@ PY := $(VENV)/bin/python
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench clean
+.PHONY: help run test soak lint format bench clean
 
 help:
 	@echo "make run     start lms_admin on http://127.0.0.1:8000/ with a worker and demo data (Ctrl-C stops)"
 	@echo "make test    ruff, migration check and the whole test suite (ARGS=... goes to pytest)"
+	@echo "make soak    10 minutes of random archives, progress updates and merges on two workers (SOAK_SECONDS=...)"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make format  ruff format and ruff check --fix"
 	@echo "make bench   the performance benchmarks (writes docs/PERFORMANCE.md)"
@@ -32,6 +33,10 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(PY) scripts/test.py $(ARGS)
+
+# The suite runs the same soak for 30 s; this is the long run (SPEC §10), not part of CI.
+soak: $(VENV)/.installed-dev
+	SOAK_SECONDS=$${SOAK_SECONDS:-600} $(PY) scripts/test.py -s tests/archive/test_soak.py
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

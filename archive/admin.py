@@ -6,14 +6,16 @@ Archived view (counter, stored certificate files and audit trail kept right).
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from lms_admin.accounts.admin import BigTableAdminMixin, ReadOnlyAdminMixin, is_superadmin_request
+from lms_admin.accounts.admin import BigTableAdminMixin, ReadOnlyAdminMixin, StaffViewMixin, is_superadmin_request
 from lms_admin.accounts.admin import UserAdmin as AccountsUserAdmin
 from lms_admin.accounts.models import User
 
@@ -23,8 +25,12 @@ from .models import (
     ArchivedPlanEnrollment,
     ArchiveJob,
     ArchiveJobItem,
+    RetrainingExemption,
+    RetrainingRun,
 )
 from .services import delete_archived_enrollments
+from .services.exemptions import add_exemption, remove_exemption
+from .services.retraining import utc_today
 from .views.merge import admin_merge_users
 
 
@@ -249,3 +255,95 @@ class UserAdmin(AccountsUserAdmin):
 
     def has_merge_permission(self, request: HttpRequest) -> bool:
         return is_superadmin_request(request)
+
+
+# --- Retraining (SPEC §11): exemptions read-only for staff who are not superadmins, runs read-only for everyone.
+# Superadmins add and remove exemptions through the same service as the Retraining tab (checked and audited).
+
+
+EXEMPTION_FIELDS = ("rule", "user", "reason", "until")
+
+
+class RetrainingExemptionForm(forms.ModelForm):
+    class Meta:
+        model = RetrainingExemption
+        fields = EXEMPTION_FIELDS
+
+    actor: User | None = None  # set per request by the admin (get_form)
+
+    def clean(self) -> dict:
+        """Asks the service itself, in a savepoint rolled back at once: the form refuses exactly what it would."""
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        try:
+            with transaction.atomic():
+                fields = {name: cleaned.get(name) for name in EXEMPTION_FIELDS}
+                add_exemption(actor=self.actor, today=utc_today(), **fields)
+                raise _TryOnly
+        except _TryOnly:
+            pass
+        except ValidationError as refused:
+            for field, messages in refused.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+
+class _TryOnly(Exception):
+    """Rolls back the savepoint of a trial call."""
+
+
+@admin.register(RetrainingExemption)
+class RetrainingExemptionAdmin(StaffViewMixin, admin.ModelAdmin):
+    form = RetrainingExemptionForm
+    list_display = ("user", "rule", "reason", "until", "created_by", "created_at")
+    list_filter = (("until", admin.EmptyFieldListFilter),)
+    search_fields = ("user__username", "user__last_name", "rule__learning_plan__title", "rule__learning_plan__code")
+    list_select_related = ("user", "rule__learning_plan", "created_by")
+    autocomplete_fields = ("rule",)
+    raw_id_fields = ("user",)
+    readonly_fields = ("created_by", "created_at")
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})  # this request's form, with its superadmin
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin_request(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # remove the exemption and add another: each step is audited
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return is_superadmin_request(request)
+
+    def save_model(self, request: HttpRequest, obj: RetrainingExemption, form, change: bool) -> None:
+        fields = {name: form.cleaned_data[name] for name in EXEMPTION_FIELDS}
+        created = add_exemption(actor=request.user, today=utc_today(), **fields)
+        obj.pk, obj.created_by, obj.created_at = created.pk, created.created_by, created.created_at
+
+    def delete_model(self, request: HttpRequest, obj: RetrainingExemption) -> None:
+        remove_exemption(exemption=obj, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for exemption in queryset.select_related("rule"):
+            remove_exemption(exemption=exemption, actor=request.user)
+
+
+@admin.register(RetrainingRun)
+class RetrainingRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "rule", "run_date", "status", "selected", "archived", "skipped", "finished_at")
+    list_filter = ("status", "run_date")
+    search_fields = ("=id", "rule__learning_plan__title", "rule__learning_plan__code")
+    list_select_related = ("rule__learning_plan",)
+    exclude = ("pairs",)  # up to 10,000 frozen pairs: counted below, not printed
+    readonly_fields = ("pairs_count", "jobs_link")
+
+    @admin.display(description="Frozen pairs")
+    def pairs_count(self, obj: RetrainingRun) -> int:
+        return len(obj.pairs or [])
+
+    @admin.display(description="Jobs")
+    def jobs_link(self, obj: RetrainingRun) -> str:
+        url = reverse("admin:archive_archivejob_changelist") + f"?retraining_run__id__exact={obj.pk}"
+        return format_html('<a href="{}">The run\u2019s archive jobs</a>', url)

@@ -18,10 +18,12 @@ from enrollments.models import (
     LearningPlanEnrollment,
     TrainingMaterial,
 )
+from enrollments.retraining import save_rule
 from enrollments.services import enroll_user
 from lms_admin.accounts.models import Level, ManagerLink, User
 
 from .services import archive_batch, check_shared_courses, current_rounds, run_job, start_archive_job
+from .services.exemptions import add_exemption
 
 # (days before the demo's clock, share of the eligible enrollments archived then, reset tracking)
 ARCHIVE_ROUNDS = ((90, 0.1, False), (30, 0.06, True))
@@ -123,3 +125,40 @@ def _refresher_plan(options: DemoOptions, rng: random.Random) -> LearningPlan:
     )
     LearningPlanCourse.objects.create(learning_plan=plan, course=course, position=0)
     return plan
+
+
+# Retraining on the demo's first plans: (months valid, window days). Every compliance state shows on the day.
+DEMO_RULES = ((12, 30), (24, 60))
+
+
+def add_retraining(options: DemoOptions) -> dict[str, int]:
+    """Rules on two plans, through the same service as the Retraining tab, then a deterministic mix of every
+    compliance state relative to the demo's clock (due, expired, retraining, exempt beside certified)."""
+    admin = User.objects.filter(username="admin").first()
+    plans = list(LearningPlan.objects.filter(enrollments__status=2).distinct().order_by("uid")[: len(DEMO_RULES)])
+    if admin is None or not plans:
+        return {}
+    today = options.now.date()
+    rules = 0
+    for plan, (months, window) in zip(plans, DEMO_RULES, strict=False):
+        rule = save_rule(learning_plan=plan, actor=admin, data={"valid_for_months": months, "window_days": window}).rule
+        completed = list(LearningPlanEnrollment.objects.filter(learning_plan=plan, status=2).order_by("user__username"))
+        # Every fifth completed learner falls due, every seventh has expired; one learner is exempt.
+        for n, enrollment in enumerate(completed):
+            if n % 5 == 1:
+                enrollment.certified_until = today + datetime.timedelta(days=window // 2)
+            elif n % 7 == 2:
+                enrollment.certified_until = today - datetime.timedelta(days=3 + n % 20)
+            else:
+                continue
+            enrollment.save(update_fields=["certified_until"])
+        started = list(LearningPlanEnrollment.objects.filter(learning_plan=plan, status=1).order_by("user__username"))
+        for enrollment in started[::6]:  # re-enrolled early: still certified while they retrain
+            enrollment.certified_until = today + datetime.timedelta(days=45)
+            enrollment.save(update_fields=["certified_until"])
+        if completed:
+            add_exemption(
+                rule=rule, actor=admin, user=completed[-1].user, reason="Long-term leave", until=None, today=today
+            )
+        rules += 1
+    return {"retraining rules": rules}

@@ -1,6 +1,10 @@
 """The archive app's CSV downloads: their columns and rows, written by the one CSV writer (`lms_admin.web.csv`).
 
-Each is streamed from one query over a server-side cursor, so its size never matters.
+Each is streamed from one query through `.iterator(chunk_size=CHUNK)`, which on PostgreSQL reads from a
+server-side (named) cursor, CHUNK rows per fetch — DATABASES sets no DISABLE_SERVER_SIDE_CURSORS — so the
+process holds one chunk whatever the export's size. Views run in autocommit, where Django declares the cursor
+WITH HOLD: PostgreSQL then computes the whole result when the DECLARE commits and keeps it on its side (in
+work_mem, spilling to a temporary file), so no transaction stays open while a slow client downloads.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from django.http import StreamingHttpResponse
 
 from enrollments.models import LearningPlan, LearningPlanEnrollment
 from lms_admin.web.csv import csv_lines, csv_response, iso
+from lms_admin.web.limits import ExportSlot
 
 from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem
 
@@ -64,8 +69,10 @@ def selection_csv_response(plan: LearningPlan, selected: QuerySet[LearningPlanEn
     return csv_response(PREVIEW_COLUMNS, lines(), filename=f"archive-preview-{plan.code or plan.pk}.csv")
 
 
-def archived_csv_response(plan: LearningPlan, records: QuerySet[ArchivedPlanEnrollment]) -> StreamingHttpResponse:
-    """Every archived record of `records` (already filtered), newest first."""
+def archived_csv_response(
+    plan: LearningPlan, records: QuerySet[ArchivedPlanEnrollment], *, slot: ExportSlot | None = None
+) -> StreamingHttpResponse:
+    """Every archived record of `records` (already filtered), newest first; `slot` is held until the stream ends."""
     labels = dict(ArchivedPlanEnrollment._meta.get_field("plan_status").choices)
     rows = records.order_by("-archived_at", "-id").values_list(
         "pk",
@@ -91,4 +98,4 @@ def archived_csv_response(plan: LearningPlan, records: QuerySet[ArchivedPlanEnro
                 "yes" if cert else "no",
             ]
 
-    return csv_response(ARCHIVED_COLUMNS, lines(), filename=f"archived-{plan.code or plan.pk}.csv")
+    return csv_response(ARCHIVED_COLUMNS, lines(), filename=f"archived-{plan.code or plan.pk}.csv", slot=slot)

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from enrollments.filters import ActiveEnrollmentFilter
 from lms_admin.accounts.models import User
+from lms_admin.web.api import MAX_ID
 
 from .models import ArchiveMode
 from .services import MergePreview, SharedCourses, preview_merge, shared_course_message
@@ -59,26 +60,91 @@ class ArchiveOptionsForm(forms.Form):
         return {"mode": ArchiveMode.REENROLL, "reset_tracking": False, "notify": True}
 
 
+ROUND_CHANGED = "This form was changed: the round it showed is missing or not valid. Nothing was archived."
+
+
+class ArchiveOneForm(ArchiveOptionsForm):
+    """The single pop-up: the options and the round it showed (SPEC §4.10), so a repeat never archives the next one."""
+
+    round = forms.IntegerField(
+        min_value=1,
+        max_value=2**31 - 1,
+        widget=forms.HiddenInput,
+        error_messages={name: ROUND_CHANGED for name in ("required", "invalid", "min_value", "max_value")},
+    )
+
+    def options(self) -> dict[str, Any]:
+        return {name: value for name, value in super().options().items() if name != "round"}
+
+
+# Everything a bulk pop-up's requests carry (its opening GET, preview GETs and the confirming POST): the selection,
+# the Active filters of a select-all, the options, the request key and the CSRF token. Anything else was added by
+# hand: a select-all must not quietly ignore a filter it does not know and archive more than was asked.
+SELECTION_FIELDS = frozenset(
+    {"select_all", "enrollment_ids", *ACTIVE_FILTERS, *ArchiveOptionsForm.base_fields, "request_key"}
+) | {"csrfmiddlewaretoken"}
+MULTI_VALUED_FIELDS = frozenset({"enrollment_ids"})
+ENROLLMENT_ID = re.compile(r"[1-9][0-9]{0,18}")  # ASCII digits only: int() would also take " 26", "2_6" and "٢٦"
+
+
+def _values(data: Mapping, name: str) -> list[Any]:
+    if hasattr(data, "getlist"):
+        return data.getlist(name)
+    value = data.get(name)
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _shown(names: list[str]) -> str:
+    return ", ".join(name[:40] for name in names[:5]) + (" …" if len(names) > 5 else "")
+
+
 class Selection:
     """The enrollments a bulk pop-up is about: ids picked by hand, or "select all" with the Active filters.
 
-    Built from GET or POST data; `error` says when the ids are not numbers. What the selection selects, within
-    the limits, is `selected_enrollments`'s to say.
+    Built from GET or POST data; `error` says when the data was not what the pop-up sends (unknown fields, a field
+    sent twice, ids that are not whole numbers). What the selection selects, within the limits, is
+    `selected_enrollments`'s to say.
     """
 
     def __init__(self, data: Mapping) -> None:
-        self.select_all = data.get("select_all") == "1"
+        self.select_all = False
         self.filters: dict[str, str] = {}
         self.ids: list[int] = []
-        self.error = ""
+        self.error = self._tampering(data)
+        if self.error:
+            return
+        self.select_all = data.get("select_all") == "1"
         if self.select_all:
             self.filters = {name: data.get(name) for name in ACTIVE_FILTERS if data.get(name)}
             return
-        raw = data.getlist("enrollment_ids") if hasattr(data, "getlist") else data.get("enrollment_ids", [])
-        try:
-            self.ids = sorted({int(value) for value in raw})
-        except (TypeError, ValueError):
-            self.error = "The selection is not valid: enrollment ids must be numbers. Nothing was archived."
+        raw = [str(value) for value in _values(data, "enrollment_ids")]
+        bad = [value for value in raw if not ENROLLMENT_ID.fullmatch(value) or int(value) > MAX_ID]
+        if bad:
+            self.error = (
+                "The selection is not valid: enrollment ids must be numbers written in digits, not "
+                f"{_shown([repr(value) for value in bad])}. Nothing was archived."
+            )
+            return
+        self.ids = sorted({int(value) for value in raw})
+
+    @staticmethod
+    def _tampering(data: Mapping) -> str:
+        """Why the data is not what a bulk pop-up sends ("" when it is)."""
+        unknown = sorted(str(name) for name in data if name not in SELECTION_FIELDS)
+        if unknown:
+            noun = "fields" if len(unknown) > 1 else "field"
+            return (
+                f"This form was changed: it carries the unknown {noun} {_shown(unknown)} (a selection takes only the "
+                f"Active list's filters: {', '.join(ACTIVE_FILTERS)}). Nothing was archived."
+            )
+        repeated = sorted(name for name in data if name not in MULTI_VALUED_FIELDS and len(_values(data, name)) > 1)
+        if repeated:
+            return f"This form was changed: {_shown(repeated)} sent more than once. Nothing was archived."
+        if data.get("select_all") not in (None, "", "1"):
+            return "This form was changed: select_all must be 1 or empty. Nothing was archived."
+        return ""
 
     def arguments(self) -> dict[str, Any]:
         """The selection as `selected_enrollments` and `submit_archive` take it."""

@@ -82,3 +82,42 @@ class JobItemTable(tables.Table):
         attrs = {"class": "data-table", "id": "job-items"}
         empty_text = "No items with this outcome."
         orderable = False
+
+
+class ComplianceTable(tables.Table):
+    """The Compliance page's learners (sort names of `views.compliance.COMPLIANCE_LIST`), rendered one row at a time
+    by its template (keep both in this order)."""
+
+    caption = "Learners and their compliance state"
+
+    learner = tables.Column(empty_values=(), verbose_name="Learner")
+    learning_plan = tables.Column(empty_values=(), verbose_name="Learning plan")
+    state = tables.Column(empty_values=(), verbose_name="State")
+    round = _num("Round")
+    completed_at = tables.Column(empty_values=(), verbose_name="Completed")
+    certified_until = tables.Column(empty_values=(), verbose_name="Certified until")
+    due_from = tables.Column(empty_values=(), verbose_name="Due from")
+
+    class Meta:
+        template_name = "archive/includes/compliance_table.html"
+        attrs = {"class": "data-table", "id": "compliance-table"}
+        empty_text = "No learner matches these filters."
+        order_by_field = "sort"
+
+
+class TeamComplianceTable(tables.Table):
+    """My team's compliance column: each direct report's current enrollment per plan and its state."""
+
+    caption = "Compliance of my team per learning plan"
+
+    person = tables.Column(empty_values=(), verbose_name="Person")
+    learning_plan = tables.Column(empty_values=(), verbose_name="Learning plan")
+    state = tables.Column(empty_values=(), verbose_name="Compliance")
+    certified_until = tables.Column(empty_values=(), verbose_name="Certified until")
+    due_from = tables.Column(empty_values=(), verbose_name="Due from")
+
+    class Meta:
+        template_name = "archive/includes/team_compliance_table.html"
+        attrs = {"class": "data-table", "id": "team-compliance-table"}
+        empty_text = "Nobody in your team is enrolled in a learning plan."
+        orderable = False

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import archived, details, jobs, merge, popup, team
+from .views import archived, compliance, details, jobs, merge, popup, retraining, team
 
 app_name = "archive"
 
@@ -23,6 +23,24 @@ urlpatterns = [
     path("jobs/<int:pk>/progress/", jobs.job_progress, name="job_progress"),
     path("jobs/<int:pk>/items.csv", jobs.job_items_csv, name="job_items_csv"),
     path("jobs/<int:pk>/cancel/", jobs.job_cancel, name="job_cancel"),
+    path("plans/<int:plan_id>/retraining/", retraining.retraining, name="retraining"),
+    path("plans/<int:plan_id>/retraining/forecast/", retraining.retraining_forecast, name="retraining_forecast"),
+    path("plans/<int:plan_id>/retraining/dry-run.csv", retraining.retraining_dry_run, name="retraining_dry_run"),
+    path("plans/<int:plan_id>/retraining/delete/", retraining.retraining_rule_delete, name="retraining_rule_delete"),
+    path("plans/<int:plan_id>/retraining/runs/", retraining.retraining_run_now, name="retraining_run_now"),
+    path(
+        "plans/<int:plan_id>/retraining/runs/<int:run_id>/confirm/",
+        retraining.retraining_run_confirm,
+        name="retraining_run_confirm",
+    ),
+    path("plans/<int:plan_id>/retraining/exemptions/", retraining.exemption_add, name="retraining_exemption_add"),
+    path(
+        "plans/<int:plan_id>/retraining/exemptions/<int:exemption_id>/remove/",
+        retraining.exemption_remove,
+        name="retraining_exemption_remove",
+    ),
+    path("compliance/", compliance.compliance, name="compliance"),
+    path("compliance/export.csv", compliance.compliance_export, name="compliance_export"),
     path("team/", team.team, name="team"),
     path("merge-users/", merge.merge_users_page, name="merge_users"),
 ]

@@ -21,13 +21,14 @@ PER_PLAN = 100_000
 PLAN_CODE_PREFIX = "BENCH-ARCHIVED-"
 
 
-def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN) -> list[int]:
-    """`plans` plans with `per_plan` archived records each (reused when present); returns the plan ids."""
+def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN, *, prefix: str = PLAN_CODE_PREFIX) -> list[int]:
+    """`plans` plans with `per_plan` archived records each (reused when present), their codes starting with
+    `prefix` (one prefix per suite, so suites of different sizes share a database); returns the plan ids."""
     from django.db import connection, transaction
 
     from enrollments.models import LearningPlan
 
-    existing = list(LearningPlan.objects.filter(code__startswith=PLAN_CODE_PREFIX).order_by("code"))
+    existing = list(LearningPlan.objects.filter(code__startswith=prefix).order_by("code"))
     if len(existing) == plans and all(p.archived_count == per_plan for p in existing):
         return [p.pk for p in existing]
     with transaction.atomic():
@@ -52,13 +53,14 @@ def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN) -> list[int]:
         plan_ids = []
         for number in range(plans):
             plan = LearningPlan.objects.create(
-                title=f"Bench: archived history {number + 1}", code=f"{PLAN_CODE_PREFIX}{number:02d}"
+                title=f"Bench: archived history {number + 1}", code=f"{prefix}{number:02d}"
             )
             plan_ids.append(plan.pk)
         admin_ids = [a.pk for a in admins]
         with connection.cursor() as cursor:
             # Record i of plan p: archived one minute apart (ties every third), a frozen user status mix,
-            # archived by one of five admins, learners named First<i> Last<i>.
+            # archived by one of five admins, learners named First<i> Last<i> (the same names in every plan);
+            # enrollment ids p * 1,000,000 + i never collide between plans or suites.
             cursor.execute(
                 """
                 INSERT INTO archive_archivedplanenrollment (
@@ -74,7 +76,7 @@ def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN) -> list[int]:
                 )
                 SELECT t.at, a.id, 'bench_admin', CASE WHEN s.i %% 4 = 0 THEN 'unenroll' ELSE 'reenroll' END,
                        s.i %% 5 = 0, true, NULL,
-                       p.ord * %(per_plan)s + s.i, 1 + s.i %% 3, NULL, 5000000 + s.i, 'First' || s.i || ' Last' || s.i,
+                       p.id * 1000000 + s.i, 1 + s.i %% 3, NULL, 5000000 + s.i, 'First' || s.i || ' Last' || s.i,
                        'en', 'archived_learner_' || s.i, 'First' || s.i, 'Last' || s.i, NULL, NULL,
                        s.i %% 50 <> 0, s.i %% 50 = 0, 'user',
                        CASE WHEN s.i %% 50 = 0 THEN 'deactivated' WHEN s.i %% 70 = 0 THEN 'expired' ELSE 'active' END,
@@ -83,8 +85,7 @@ def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN) -> list[int]:
                        NULL, NULL, '', NULL,
                        t.at - interval '90 days', NULL, '', t.at, t.at - interval '90 days', NULL,
                        'active', CASE WHEN s.i %% 3 = 2 THEN t.at - interval '1 day' END
-                FROM (SELECT id, title, code, uid, row_number() OVER (ORDER BY id) AS ord
-                      FROM enrollments_learningplan WHERE id = ANY(%(plans)s)) p
+                FROM (SELECT id, title, code, uid FROM enrollments_learningplan WHERE id = ANY(%(plans)s)) p
                 CROSS JOIN generate_series(1, %(per_plan)s) AS s(i)
                 CROSS JOIN LATERAL (SELECT now() - interval '1 minute' * ((%(per_plan)s - s.i) / 3) AS at) t
                 JOIN LATERAL (SELECT (%(admins)s::bigint[])[1 + s.i %% %(admin_count)s] AS id) a ON true

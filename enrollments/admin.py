@@ -2,12 +2,19 @@
 
 Catalogue rows (courses, materials, plans, templates) are edited here. Enrollments, course enrollments,
 tracking and certificates are computed by the services (status function, certificates, archiving), so the
-admin shows them read-only: editing them by hand would bypass the status rules.
+admin shows them read-only: editing them by hand would bypass the status rules. Retraining rules are read-only
+for staff who are not superadmins; a superadmin's edit goes through the rule's service (SPEC §11).
 """
 
-from django.contrib import admin
+from __future__ import annotations
 
-from lms_admin.accounts.admin import BigTableAdminMixin, ReadOnlyAdminMixin, StaffViewMixin
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from lms_admin.accounts.admin import BigTableAdminMixin, ReadOnlyAdminMixin, StaffViewMixin, is_superadmin_request
+from lms_admin.accounts.models import UserStatus
 
 from .models import (
     CertificateTemplate,
@@ -18,8 +25,10 @@ from .models import (
     LearningPlanCourse,
     LearningPlanEnrollment,
     MaterialTracking,
+    RetrainingRule,
     TrainingMaterial,
 )
+from .retraining import RULE_DEFAULTS, clean_rule, delete_rule, save_rule
 
 
 class TrainingMaterialInline(admin.TabularInline):
@@ -106,3 +115,77 @@ class IssuedCertificateAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.Model
     list_select_related = ("user", "learning_plan")
     raw_id_fields = ("user", "learning_plan", "template")
     ordering = ("-id",)
+
+
+class RetrainingRuleForm(forms.ModelForm):
+    """The rule's fields, judged by `clean_rule` with the words the Retraining tab uses."""
+
+    user_statuses = forms.MultipleChoiceField(
+        choices=UserStatus.choices, widget=forms.CheckboxSelectMultiple, initial=[UserStatus.ACTIVE]
+    )
+
+    class Meta:
+        model = RetrainingRule
+        fields = ("learning_plan", *RULE_DEFAULTS)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.errors:  # a field already refused: judging the rest against defaults would only confuse
+            return cleaned
+        try:
+            self.rule_data = clean_rule({name: cleaned.get(name) for name in RULE_DEFAULTS})
+        except ValidationError as refused:
+            for field, messages in refused.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+
+@admin.register(RetrainingRule)
+class RetrainingRuleAdmin(StaffViewMixin, admin.ModelAdmin):
+    form = RetrainingRuleForm
+    list_display = (
+        "learning_plan",
+        "valid_for_months",
+        "anchor",
+        "window_days",
+        "reset_tracking",
+        "paused",
+        "start_after",
+        "saved_by",
+        "saved_at",
+    )
+    list_filter = ("anchor", "paused", "reset_tracking")
+    search_fields = ("learning_plan__title", "learning_plan__code")
+    list_select_related = ("learning_plan", "saved_by")
+    autocomplete_fields = ("learning_plan",)
+    readonly_fields = ("saved_by", "saved_at")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: RetrainingRule | None = None) -> tuple:
+        # A rule belongs to its plan: moving it to another plan would leave the first plan's dates behind.
+        return (*self.readonly_fields, "learning_plan") if obj is not None else self.readonly_fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return is_superadmin_request(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: RetrainingRule | None = None) -> bool:
+        return is_superadmin_request(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: RetrainingRule | None = None) -> bool:
+        return is_superadmin_request(request)
+
+    def save_model(self, request: HttpRequest, obj: RetrainingRule, form: RetrainingRuleForm, change: bool) -> None:
+        # Through the service: it dates the plan's Completed rounds and writes the audit event.
+        saved = save_rule(learning_plan=obj.learning_plan, actor=request.user, data=form.rule_data).rule
+        obj.pk, obj.saved_by, obj.saved_at = saved.pk, saved.saved_by, saved.saved_at
+
+    def delete_model(self, request: HttpRequest, obj: RetrainingRule) -> None:
+        delete_rule(learning_plan=obj.learning_plan, actor=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        for rule in queryset.select_related("learning_plan"):  # each clears its own plan's dates, in batches
+            delete_rule(learning_plan=rule.learning_plan, actor=request.user)
+
+    def get_deleted_objects(self, objs, request: HttpRequest):
+        # Runs and exemptions go with their rule; they are read-only here, which must not block the rule's deletion.
+        deleted, counts, _perms_needed, protected = super().get_deleted_objects(objs, request)
+        return deleted, counts, set(), protected

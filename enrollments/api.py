@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 
-from lms_admin.web.api import ERRORS, DataOut, ObjectId, Page, PageParams, paginate
+from lms_admin.web.api import ERRORS, DataOut, JsonDate, ObjectId, Page, PageParams, StrictSchema, paginate
 
 from .selectors import filter_plan_enrollments, get_plan_for
 
@@ -26,7 +26,20 @@ def reject_nul(value: str | None) -> str | None:
     return value
 
 
-class EnrollmentFilters(Schema):
+class AsActiveFilters:
+    """`as_filters()` for a schema of the Active list's filters."""
+
+    def as_filters(self) -> dict[str, str]:
+        """The filters as the Active list's filter set reads them (query-string values)."""
+        values = self.model_dump(exclude_none=True)
+        return {
+            key: value.isoformat() if isinstance(value, datetime.date) else str(value) for key, value in values.items()
+        }
+
+
+class EnrollmentFilters(AsActiveFilters, Schema):
+    """The Active list's filters in a query string (GET): every value arrives as text."""
+
     search: str | None = Field(None, max_length=200, description="Words matching username, first or last name, e-mail.")
     status: int | None = Field(None, ge=0, le=2, description="0 Enrolled, 1 In progress, 2 Completed.")
     user_status: Literal["active", "deactivated", "expired"] | None = None
@@ -35,12 +48,19 @@ class EnrollmentFilters(Schema):
 
     _no_nul = field_validator("search")(reject_nul)
 
-    def as_filters(self) -> dict[str, str]:
-        """The filters as the Active list's filter set reads them (query-string values)."""
-        values = self.model_dump(exclude_none=True)
-        return {
-            key: value.isoformat() if isinstance(value, datetime.date) else str(value) for key, value in values.items()
-        }
+
+class ActiveFiltersIn(AsActiveFilters, StrictSchema):
+    """The Active list's filters in a JSON body (select-all): the list's names only, each of its JSON type."""
+
+    field_noun = "filter"
+
+    search: str | None = Field(None, max_length=200, description="Words matching username, first or last name, e-mail.")
+    status: int | None = Field(None, ge=0, le=2, description="0 Enrolled, 1 In progress, 2 Completed.")
+    user_status: Literal["active", "deactivated", "expired"] | None = None
+    enrolled_from: JsonDate | None = Field(None, le=LAST_FILTER_DAY, description="Inclusive, YYYY-MM-DD (UTC).")
+    enrolled_to: JsonDate | None = Field(None, le=LAST_FILTER_DAY, description="Inclusive, YYYY-MM-DD (UTC).")
+
+    _no_nul = field_validator("search")(reject_nul)
 
 
 class EnrolledUser(Schema):

@@ -21,13 +21,13 @@ def enqueue_certificate_rendering(certificate_ids: list[int]) -> None:
 
 
 def render_certificates(certificate_ids: list[int]) -> int:
-    """Render the PDFs of these certificate rows (rows deleted meanwhile are skipped)."""
+    """Render the PDFs of these certificate rows; returns how many were stored (rows deleted, re-issued or
+    rendered meanwhile are skipped)."""
     from .certificates import render_certificate
 
     rendered = 0
-    for certificate in IssuedCertificate.objects.filter(pk__in=certificate_ids).select_related(
-        "user", "learning_plan", "template"
+    for certificate in IssuedCertificate.objects.filter(pk__in=certificate_ids, file="").select_related(
+        "user", "learning_plan"
     ):
-        render_certificate(certificate)
-        rendered += 1
+        rendered += render_certificate(certificate)
     return rendered

@@ -73,8 +73,9 @@ def reset_tracking_value(value: Any) -> str:
     if value is False or (isinstance(value, str) and value.strip().lower() == "false"):
         return ResetTracking.KEEP
     if isinstance(value, str) and value.strip().lower() == "changed":
-        return ResetTracking.CHANGED
-    raise _invalid("reset_tracking", 'Reset tracking must be true, false or "changed".')
+        # The option needs the plan's content recorded at each archive (SPEC §13), which this version lacks.
+        raise _invalid("reset_tracking", "Resetting only what changed is not available yet: choose true or false.")
+    raise _invalid("reset_tracking", "Reset tracking must be true or false.")
 
 
 def clean_rule(data: Mapping[str, Any]) -> dict[str, Any]:

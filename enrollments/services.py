@@ -1,4 +1,8 @@
-"""The only writers of live learning data: enroll, unenroll, progress, completion, certificates."""
+"""The only writers of live learning data: enroll, unenroll, progress, completion, certificates.
+
+Each locks what it changes in the one order of `status.lock_learning_state` (plan enrollments, then course
+enrollments, then tracking, each by id) before writing anything (SPEC §4.10).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from lms_admin.accounts.models import User
@@ -21,7 +25,8 @@ from .models import (
     TrackingStatus,
     TrainingMaterial,
 )
-from .status import plan_enrollment_ids_touching, recompute_course_statuses, recompute_plan_statuses
+from .retraining import certify_completed
+from .status import lock_learning_state, recompute_course_statuses, recompute_plan_statuses
 
 
 def validity_for(
@@ -40,11 +45,22 @@ def validity_for(
 
 
 def enroll_user(
-    *, user: User, learning_plan: LearningPlan, enrolled_by: User | None = None, now: datetime.datetime | None = None
+    *,
+    user: User,
+    learning_plan: LearningPlan,
+    enrolled_by: User | None = None,
+    now: datetime.datetime | None = None,
+    certified_until: datetime.date | None = None,
 ) -> LearningPlanEnrollment:
-    """Enroll a learner in a plan: the plan enrollment plus a course enrollment per course (reused if present)."""
+    """Enroll a learner in a plan: the plan enrollment plus a course enrollment per course (reused if present).
+    `certified_until` carries a certification over from an earlier, archived round (SPEC §11)."""
     now = now or timezone.now()
     with transaction.atomic():
+        course_ids = list(learning_plan.plan_courses.values_list("course_id", flat=True))
+        pairs = [(user.pk, cid) for cid in course_ids]
+        # The learner's other plan enrollments sharing these courses, and the course enrollments reused. The
+        # rows created below get ids above every existing one, so the id order holds.
+        lock_learning_state(pairs=pairs)
         if LearningPlanEnrollment.objects.filter(user=user, learning_plan=learning_plan).exists():
             raise ValidationError(f"{user} is already enrolled in {learning_plan}.", code="already_enrolled")
         validity_start, validity_end = validity_for(learning_plan, now)
@@ -55,8 +71,8 @@ def enroll_user(
             enrolled_by=enrolled_by,
             validity_start=validity_start,
             validity_end=validity_end,
+            certified_until=certified_until,
         )
-        course_ids = list(learning_plan.plan_courses.values_list("course_id", flat=True))
         CourseEnrollment.objects.bulk_create(
             [
                 CourseEnrollment(user=user, course_id=cid, enrolled_at=now, enrolled_by=enrolled_by)
@@ -64,8 +80,8 @@ def enroll_user(
             ],
             ignore_conflicts=True,
         )
-        recompute_course_statuses([(user.pk, cid) for cid in course_ids], now=now)
-        refresh_plan_statuses([enrollment.pk], now=now)
+        recompute_course_statuses(pairs, now=now, locked=True)
+        refresh_plan_statuses([enrollment.pk], now=now, locked=True)
         enrollment.refresh_from_db()
         return enrollment
 
@@ -76,6 +92,7 @@ def unenroll_user(*, enrollment: LearningPlanEnrollment) -> None:
     with transaction.atomic():
         user_id, plan_id = enrollment.user_id, enrollment.learning_plan_id
         course_ids = set(enrollment.learning_plan.plan_courses.values_list("course_id", flat=True))
+        lock_learning_state(enrollment_ids=[enrollment.pk])
         still_needed = set(
             LearningPlanEnrollment.objects.filter(user_id=user_id)
             .exclude(pk=enrollment.pk)
@@ -83,7 +100,9 @@ def unenroll_user(*, enrollment: LearningPlanEnrollment) -> None:
             .values_list("learning_plan__plan_courses__course_id", flat=True)
         )
         CourseEnrollment.objects.filter(user_id=user_id, course_id__in=course_ids - still_needed).delete()
-        delete_live_certificates(IssuedCertificate.objects.filter(user_id=user_id, learning_plan_id=plan_id))
+        delete_live_certificates(
+            IssuedCertificate.objects.filter(user_id=user_id, learning_plan_id=plan_id).values_list("pk", flat=True)
+        )
         enrollment.delete()
 
 
@@ -99,7 +118,9 @@ def record_material_progress(
     if status not in TrackingStatus.values:
         raise ValidationError(f"Unknown tracking status {status!r}.", code="invalid_status")
     now = now or timezone.now()
+    pairs = [(user.pk, material.course_id)]
     with transaction.atomic():
+        touching = lock_learning_state(pairs=pairs)  # before the course enrollment and before the tracking
         tracking, _ = MaterialTracking.objects.update_or_create(
             user=user,
             material=material,
@@ -109,7 +130,7 @@ def record_material_progress(
                 "completed_at": now if status == TrackingStatus.COMPLETED else None,
             },
         )
-        refresh_after_progress([(user.pk, material.course_id)], now=now)
+        _recompute_locked(pairs, touching, now=now)
         return tracking
 
 
@@ -118,25 +139,36 @@ def complete_course_enrollment(
 ) -> CourseEnrollment:
     """An admin marks a course enrollment complete (the way to complete a course without material)."""
     now = now or timezone.now()
+    pairs = [(course_enrollment.user_id, course_enrollment.course_id)]
     with transaction.atomic():
+        touching = lock_learning_state(pairs=pairs)
         CourseEnrollment.objects.filter(pk=course_enrollment.pk).update(manually_completed_at=now)
-        refresh_after_progress([(course_enrollment.user_id, course_enrollment.course_id)], now=now)
+        _recompute_locked(pairs, touching, now=now)
         course_enrollment.refresh_from_db()
         return course_enrollment
 
 
 def refresh_after_progress(pairs: Sequence[tuple[int, int]], *, now: datetime.datetime) -> list[int]:
-    """Recompute the course enrollments of (user, course) pairs, then every plan enrollment containing them.
+    """Recompute the course enrollments of (user, course) pairs, then every plan enrollment containing them
+    (locked first, in the one order). Returns the plan enrollment ids that became Completed (their certificates
+    are issued here)."""
+    with transaction.atomic():
+        return _recompute_locked(pairs, lock_learning_state(pairs=pairs), now=now)
 
-    Returns the plan enrollment ids that became Completed (their certificates are issued here).
-    """
-    recompute_course_statuses(pairs, now=now)
-    return refresh_plan_statuses(plan_enrollment_ids_touching(pairs), now=now)
+
+def _recompute_locked(
+    pairs: Sequence[tuple[int, int]], touching: Sequence[tuple], *, now: datetime.datetime
+) -> list[int]:
+    """The statuses after a change to these pairs, once lock_learning_state(pairs) returned `touching`."""
+    recompute_course_statuses(pairs, now=now, locked=True)
+    return refresh_plan_statuses([row[0] for row in touching], now=now, locked=True)
 
 
-def refresh_plan_statuses(enrollment_ids: Sequence[int], *, now: datetime.datetime) -> list[int]:
-    """Recompute plan enrollments and issue certificates for those that became Completed."""
-    completed = recompute_plan_statuses(enrollment_ids, now=now)
+def refresh_plan_statuses(enrollment_ids: Sequence[int], *, now: datetime.datetime, locked: bool = False) -> list[int]:
+    """Recompute plan enrollments and issue certificates for those that became Completed (`locked`: the caller
+    holds lock_learning_state's locks for them)."""
+    completed = recompute_plan_statuses(enrollment_ids, now=now, locked=locked)
+    certify_completed(completed)
     issue_certificates(completed, now=now)
     return completed
 
@@ -146,8 +178,6 @@ def issue_certificates(enrollment_ids: Sequence[int], *, now: datetime.datetime)
     the PDFs are rendered by a background job after commit. Returns the certificate ids."""
     if not enrollment_ids:
         return []
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -171,10 +201,18 @@ def issue_certificates(enrollment_ids: Sequence[int], *, now: datetime.datetime)
     return certificate_ids
 
 
-def delete_live_certificates(certificates) -> int:
-    """Take live certificates out of the live data; their files go once the transaction commits."""
-    names = [name for name in certificates.values_list("file", flat=True) if name]
-    deleted, _ = certificates.delete()
+def delete_live_certificates(certificate_ids: Sequence[int]) -> int:
+    """Take live certificates out of the live data; their files go once the transaction commits.
+
+    One statement that returns the file names as deleted, so a PDF whose rendering committed meanwhile goes too.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM enrollments_issuedcertificate WHERE id = ANY(%s::bigint[]) RETURNING file",
+            [list(certificate_ids)],
+        )
+        rows = cursor.fetchall()
+    names = [name for (name,) in rows if name]
     if names:
         from django.core.files.storage import default_storage
 
@@ -183,4 +221,4 @@ def delete_live_certificates(certificates) -> int:
                 default_storage.delete(name)
 
         transaction.on_commit(remove_files)
-    return deleted
+    return len(rows)

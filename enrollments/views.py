@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from lms_admin.accounts import roles
 from lms_admin.audit.services import record
+from lms_admin.web.downloads import file_download
 from lms_admin.web.lists import list_context, parse_list_params, render_list
 from lms_admin.web.pager import paginate
 from lms_admin.web.tables import PreparedRows
@@ -97,4 +98,4 @@ def certificate_download(request: HttpRequest, certificate_id: int) -> FileRespo
     )
     plan = certificate.learning_plan
     filename = f"certificate-{plan.code or plan.pk}-{certificate.user.username}.pdf"
-    return FileResponse(pdf, as_attachment=True, filename=filename, content_type="application/pdf")
+    return file_download(pdf, filename=filename, content_type="application/pdf")

@@ -11,11 +11,13 @@ from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from archive.api import router as archive_router
+from archive.api.retraining import router as retraining_router
 from enrollments.api import router as enrollments_router
 from lms_admin.web.api import api, error_response
 
 api.add_router("", enrollments_router)
 api.add_router("", archive_router)
+api.add_router("", retraining_router)
 
 
 def _json_method_not_allowed(view):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from archive.demo import add_archive_history
+from archive.demo import add_archive_history, add_retraining
 from enrollments.demo import DemoOptions, DemoSummary, render_certificates_now, seed_live_data
 from enrollments.models import IssuedCertificate
 
@@ -20,6 +20,9 @@ def seed_demo(options: DemoOptions, *, flush: bool = False) -> DemoSummary:
     history = add_archive_history(options)
     summary.counts.update(history.counts)
     summary.timings["archived history"] = time.perf_counter() - started
+    started = time.perf_counter()
+    summary.counts.update(add_retraining(options))
+    summary.timings["retraining rules"] = time.perf_counter() - started
     started = time.perf_counter()
     # Archiving moved some certificates into the archive and issued new ones: render the live ones, team first.
     live = set(IssuedCertificate.objects.filter(pk__in=certificate_ids).values_list("pk", flat=True))

@@ -1,8 +1,9 @@
 """Named pause points of the worker's long jobs, so a test lands a fault or a submission exactly between two steps.
 
 Off unless ARCHIVE_TEST_PAUSE_AT names a point (settings; only tests set it). Used by the archive job runner
-(`before_batch`, `after_engine_batch`, `after_batch`) and the notification sender (`after_send_batch`, and
-`after_send_mark`: a message taken, not yet handed to the mail server).
+(`before_batch`; `in_batch`: inside the batch's transaction, the lease checked, nothing written yet;
+`after_engine_batch`: committed, outcomes not written; `after_batch`) and the notification sender
+(`after_send_batch`, and `after_send_mark`: a message taken, not yet handed to the mail server).
 """
 
 from __future__ import annotations

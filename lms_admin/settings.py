@@ -198,6 +198,12 @@ ARCHIVE_JOB_RQ_TIMEOUT = env_int("ARCHIVE_JOB_RQ_TIMEOUT", 2 * 3600)
 ARCHIVE_JOB_MAX_ATTEMPTS = env_int("ARCHIVE_JOB_MAX_ATTEMPTS", 5)
 ARCHIVE_RECONCILE_INTERVAL_SECONDS = env_int("ARCHIVE_RECONCILE_INTERVAL_SECONDS", 60)
 ARCHIVE_RECONCILE_GRACE_SECONDS = env_int("ARCHIVE_RECONCILE_GRACE_SECONDS", 10)
+
+# Retraining rules (SPEC §11): the hour (UTC) of the workers' daily run, the size above which a run waits for a
+# superadmin to confirm it, and how many days before expiry learners are reminded.
+RETRAINING_RUN_HOUR_UTC = env_int("RETRAINING_RUN_HOUR_UTC", 2)
+RETRAINING_CONFIRM_OVER = env_int("RETRAINING_CONFIRM_OVER", 1000)
+RETRAINING_REMINDER_DAYS = env_int("RETRAINING_REMINDER_DAYS", 30)
 # Test-only: pause the worker at a named point ("after_batch:2") until a file appears in this directory
 # (lms_admin/pause.py).
 ARCHIVE_TEST_PAUSE_AT = os.environ.get("ARCHIVE_TEST_PAUSE_AT", "")
@@ -205,8 +211,15 @@ ARCHIVE_TEST_PAUSE_DIR = os.environ.get("ARCHIVE_TEST_PAUSE_DIR", "")
 
 # --- Security pass (docs/security.md) -------------------------------------------------------------------
 INSTALLED_APPS += ["csp", "axes"]
-# CSP on every response; axes last, so it turns a refused sign-in into the lockout page.
-MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]
+# CSP on every response; axes after it, so it turns a refused sign-in into the lockout page. Ours innermost, so
+# the pages they answer with pass through the others (CSP, frame options) like any page: no-store on every
+# answer to a signed-in user, and hostile input refused before any view reads it (docs/security.md).
+MIDDLEWARE += [
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",
+    "lms_admin.web.middleware.PrivateCacheMiddleware",
+    "lms_admin.web.middleware.RequestLimitsMiddleware",
+]
 
 # Content-Security-Policy (django-csp 4): our own scripts and styles only — no inline code, no eval.
 # htmx is configured to match in templates/base.html (no indicator styles, no eval, no hx-on).
@@ -238,6 +251,13 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lockout ends 15 minutes after the 5th failure
 AXES_LOCKOUT_CALLABLE = "lms_admin.accounts.throttle.lockout_response"
+# Password spraying: failed sign-ins from one address whatever the usernames, counted in Redis (shared by every
+# process) in a fixed window; past the limit the address is refused (429 with Retry-After) until the window ends.
+AXES_HANDLER = "lms_admin.accounts.throttle.LoginThrottleHandler"
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+# The same for unknown or revoked API bearer tokens from one address (429 `too_many_requests`).
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 20)
+ADDRESS_FAILURE_WINDOW_SECONDS = env_int("ADDRESS_FAILURE_WINDOW_SECONDS", 15 * 60)
 # The client address: the socket peer unless the deployment names the header its own proxy sets.
 AXES_IPWARE_META_PRECEDENCE_ORDER = [
     h.strip() for h in os.environ.get("LOGIN_THROTTLE_IP_HEADERS", "REMOTE_ADDR").split(",") if h.strip()
@@ -245,3 +265,12 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = [
 AXES_VERBOSE = False
 # Sign-in failures and lockouts are logged (WARNING); every successful sign-in only with LOGIN_LOG_LEVEL=INFO.
 LOGGING["loggers"]["axes"] = {"level": os.environ.get("LOGIN_LOG_LEVEL", "WARNING")}
+
+# Request bodies (lms_admin/web/middleware.py), checked on Content-Length before anything reads them: 413
+# `payload_too_large` (API, JSON) or a 413 page. Pages allow more, for uploaded files; their form fields alone stay
+# within Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
+API_MAX_BODY_SIZE = env_int("API_MAX_BODY_SIZE", 1024 * 1024)
+PAGE_MAX_BODY_SIZE = env_int("PAGE_MAX_BODY_SIZE", 10 * 1024 * 1024)
+# One running CSV export per user (archived export): its slot in Redis expires this long after the stream last
+# sent a line, should the process serving it die.
+EXPORT_SLOT_SECONDS = env_int("EXPORT_SLOT_SECONDS", 60)

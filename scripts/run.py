@@ -8,6 +8,7 @@ listens (default 127.0.0.1:8000).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import signal
 import subprocess
@@ -99,7 +100,9 @@ def prepare(env: dict[str, str]) -> None:
         say("Demo data: the seed_demo command is not available, the database stays empty")
     else:
         say("Seeding demo data")
-        if manage("seed_demo", env=env).returncode != 0:
+        # Today as the demo's clock, so the compliance states (due, expired, ...) are right on the day it is seeded.
+        now = datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+        if manage("seed_demo", "--now", now, env=env).returncode != 0:
             raise SystemExit("seed_demo failed")
 
 

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from lms_admin.web.limits import KEY_PREFIX, redis_connection
 from tests.factories import PowerUserFactory, SuperadminFactory, UserFactory
 
 pytest_plugins = ["tests.workers"]
@@ -50,3 +51,18 @@ def power_user(db):
 @pytest.fixture
 def learner(db):
     return UserFactory(username="learner")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits():
+    """Counters of failures per address and export slots live in Redis, outside the test's transaction: each test
+    starts without any, and leaves none behind."""
+
+    def clear() -> None:
+        connection = redis_connection()
+        for key in connection.scan_iter(f"{KEY_PREFIX}*"):
+            connection.delete(key)
+
+    clear()
+    yield
+    clear()

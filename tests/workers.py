@@ -48,6 +48,20 @@ def release(pause_dir: Path, point: str) -> None:
     (pause_dir / f"release-{point.replace(':', '-')}").touch()
 
 
+def lock_waiters(query_like: str = "%") -> list[int]:
+    """Pids of the current database's backends waiting for a lock, running a query that matches `query_like`
+    (SQL ILIKE): a worker blocked by a row lock, seen from PostgreSQL itself."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND query ILIKE %s AND pid <> pg_backend_pid()",
+            [query_like],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def worker_env(*, redis_url: str | None = None, extra: dict | None = None) -> dict:
     """The environment of a worker process: ours, pointed at the current test database, Redis and MEDIA_ROOT."""
     from django.conf import settings
@@ -61,6 +75,9 @@ def worker_env(*, redis_url: str | None = None, extra: dict | None = None) -> di
             "DEBUG": "1",
             "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
             "PYTHONUNBUFFERED": "1",
+            # No daily retraining run unless a test asks for one: a worker would otherwise start today's run of
+            # every rule a test saves, before the test's own "Run now".
+            "RETRAINING_RUN_HOUR_UTC": "24",
         }
     )
     env.update({key: str(value) for key, value in (extra or {}).items()})

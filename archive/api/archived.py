@@ -11,11 +11,12 @@ from ninja import Query, Router
 from ninja.responses import Status
 
 from enrollments.selectors import get_plan_for
-from lms_admin.web.api import ERRORS, ApiError, DataOut, ObjectId, Page, PageParams, paginate
+from lms_admin.web.api import ERRORS, KEYED_WRITE_ERRORS, ApiError, DataOut, ObjectId, Page, PageParams, paginate
 
 from ..models import ArchivedCourseEnrollment
 from ..selectors import archived_enrollments_visible_to, filter_archived, get_archived_for
 from ..services import archived_certificate_response, delete_archived_enrollments
+from .idempotency import idempotent
 from .schemas import ArchivedEnrollmentDetailOut, ArchivedEnrollmentOut, ArchivedFilters
 
 router = Router()
@@ -55,9 +56,10 @@ def get_archived_enrollment(request: HttpRequest, archive_id: ObjectId):
 
 @router.delete(
     "/archived-enrollments/{archive_id}",
-    response={204: None, **ERRORS},
+    response={204: None, **KEYED_WRITE_ERRORS},
     summary="Delete an archived enrollment (superadmins)",
 )
+@idempotent
 def delete_archived_enrollment(request: HttpRequest, archive_id: ObjectId):
     """Irreversible. The archived certificate file goes when no other archive shares its content."""
     archived = get_archived_for(request.auth, archive_id)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Query, Router
 
-from lms_admin.web.api import ERRORS, DataOut, ObjectId, Page, PageParams, paginate
+from lms_admin.web.api import ERRORS, KEYED_WRITE_ERRORS, DataOut, ObjectId, Page, PageParams, paginate
 
 from ..models import ArchiveJobItem
 from ..selectors import get_job_for
 from ..services import cancel_archive_job
+from .idempotency import idempotent
 from .schemas import JobItemFilters, JobItemOut, JobOut
 
 router = Router()
@@ -37,7 +38,10 @@ def list_job_items(
     return {"data": paginate(items, paging)}
 
 
-@router.post("/jobs/{job_id}/cancel", response={200: DataOut[JobOut], **ERRORS}, summary="Cancel an archive job")
+@router.post(
+    "/jobs/{job_id}/cancel", response={200: DataOut[JobOut], **KEYED_WRITE_ERRORS}, summary="Cancel an archive job"
+)
+@idempotent
 def cancel_job(request: HttpRequest, job_id: ObjectId):
     """A queued job stops at once, a running one after its current batch; done batches stay archived.
     A finished job cannot be cancelled: 400 invalid_request, nothing changes."""

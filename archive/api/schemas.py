@@ -12,8 +12,8 @@ from django.urls import reverse
 from ninja import Field, Schema
 from pydantic import field_validator
 
-from enrollments.api import LAST_FILTER_DAY, EnrollmentFilters, reject_nul
-from lms_admin.web.api import MAX_ID, UserRef, recorded_user
+from enrollments.api import LAST_FILTER_DAY, ActiveFiltersIn, reject_nul
+from lms_admin.web.api import MAX_ID, StrictSchema, UserRef, recorded_user
 
 from ..models import ArchivedCourseEnrollment, ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, Outcome
 
@@ -56,11 +56,17 @@ class ArchivedPlan(Schema):
 
 
 class ArchivedCertificateOut(Schema):
-    url: str = Field(..., description="Download URL of the archived PDF (same authentication as the API).")
+    url: str | None = Field(
+        ...,
+        description="Download URL of the archived PDF (same authentication as the API); null while the PDF of a "
+        "certificate issued just before the archive is still being prepared.",
+    )
     assigned_at: datetime.datetime | None = Field(..., alias="certificate_assigned_at")
 
     @staticmethod
-    def resolve_url(record: ArchivedPlanEnrollment, context: dict[str, Any]) -> str:
+    def resolve_url(record: ArchivedPlanEnrollment, context: dict[str, Any]) -> str | None:
+        if record.certificate_id is None:
+            return None
         path = reverse("api:archived_enrollment_certificate", args=[record.pk])
         return context["request"].build_absolute_uri(path)
 
@@ -97,6 +103,7 @@ class ArchivedEnrollmentOut(Schema):
     certificate: ArchivedCertificateOut | None
     enrollment: ArchivedEnrollmentState
     options: ArchiveOptions
+    trigger: str = Field(..., description="What archived it: manual, rule (a retraining rule's run) or file.")
 
     @staticmethod
     def resolve_archived_by(record: ArchivedPlanEnrollment) -> UserRef:
@@ -112,7 +119,7 @@ class ArchivedEnrollmentOut(Schema):
 
     @staticmethod
     def resolve_certificate(record: ArchivedPlanEnrollment) -> ArchivedPlanEnrollment | None:
-        return None if record.certificate_id is None else record
+        return record if record.certificate_id is not None or record.certificate_pending else None
 
     @staticmethod
     def resolve_enrollment(record: ArchivedPlanEnrollment) -> ArchivedPlanEnrollment:
@@ -172,12 +179,22 @@ class ArchivedFilters(Schema):
 # --- archiving --------------------------------------------------------------------------------------------------
 
 
-class ArchiveIn(Schema):
+class ArchiveIn(StrictSchema):
     enrollment_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         None, description="Enrollments of this plan to archive. One id is archived at once; two or more start a job."
     )
+    rounds: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        None,
+        description=(
+            "The round of each enrollment as you saw it, parallel to `enrollment_ids`: a round that moved on (already "
+            "archived) comes out `already_archived` instead of archiving the next one. Makes a retry safe without "
+            "an `Idempotency-Key`."
+        ),
+    )
     select_all: bool = Field(False, description="Archive every enrollment matching `filters` (as a job).")
-    filters: EnrollmentFilters | None = Field(None, description="The active-list filters, with select_all.")
+    filters: ActiveFiltersIn | None = Field(
+        None, description="The Active list's filters, with select_all; another name is refused, not ignored."
+    )
     mode: str | None = Field(None, description="reenroll or unenroll.", examples=["reenroll"])
     reset_tracking: bool = False
     notify: bool = True
@@ -198,6 +215,7 @@ class JobOut(Schema):
     mode: str
     reset_tracking: bool
     notify: bool
+    trigger: str
     total: int
     processed: int
     progress: int = Field(..., ge=0, le=100)

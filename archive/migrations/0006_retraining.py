@@ -7,63 +7,129 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('archive', '0005_request_keys_pending_certificates_trigger'),
-        ('enrollments', '0003_retraining'),
+        ("archive", "0005_request_keys_pending_certificates_trigger"),
+        ("enrollments", "0003_retraining"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='archivedplanenrollment',
-            name='certified_until',
+            model_name="archivedplanenrollment",
+            name="certified_until",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.CreateModel(
-            name='RetrainingRun',
+            name="RetrainingRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('run_date', models.DateField()),
-                ('status', models.CharField(choices=[('awaiting_confirmation', 'Awaiting confirmation'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed')], default='running', max_length=24)),
-                ('selected', models.PositiveIntegerField(default=0)),
-                ('archived', models.PositiveIntegerField(default=0)),
-                ('skipped', models.JSONField(blank=True, default=dict, help_text='{reason: count} of learners left out.')),
-                ('pairs', models.JSONField(blank=True, default=list, help_text='Frozen [enrollment id, round] pairs.')),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('error', models.TextField(blank=True)),
-                ('confirmed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='enrollments.retrainingrule')),
-                ('started_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("run_date", models.DateField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("awaiting_confirmation", "Awaiting confirmation"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                        ],
+                        default="running",
+                        max_length=24,
+                    ),
+                ),
+                ("selected", models.PositiveIntegerField(default=0)),
+                ("archived", models.PositiveIntegerField(default=0)),
+                (
+                    "skipped",
+                    models.JSONField(blank=True, default=dict, help_text="{reason: count} of learners left out."),
+                ),
+                ("pairs", models.JSONField(blank=True, default=list, help_text="Frozen [enrollment id, round] pairs.")),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("error", models.TextField(blank=True)),
+                (
+                    "confirmed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs",
+                        to="enrollments.retrainingrule",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-run_date', '-id'],
+                "ordering": ["-run_date", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='archivejob',
-            name='retraining_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='jobs', to='archive.retrainingrun'),
+            model_name="archivejob",
+            name="retraining_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="jobs",
+                to="archive.retrainingrun",
+            ),
         ),
         migrations.CreateModel(
-            name='RetrainingExemption',
+            name="RetrainingExemption",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.CharField(max_length=255)),
-                ('until', models.DateField(blank=True, help_text='Last exempt day; empty = open-ended.', null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rule', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exemptions', to='enrollments.retrainingrule')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("reason", models.CharField(max_length=255)),
+                ("until", models.DateField(blank=True, help_text="Last exempt day; empty = open-ended.", null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rule",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exemptions",
+                        to="enrollments.retrainingrule",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('rule', 'user'), name='uniq_exemption_rule_user')],
+                "constraints": [models.UniqueConstraint(fields=("rule", "user"), name="uniq_exemption_rule_user")],
             },
         ),
         migrations.AddConstraint(
-            model_name='retrainingrun',
-            constraint=models.UniqueConstraint(fields=('rule', 'run_date'), name='uniq_run_rule_day'),
+            model_name="retrainingrun",
+            constraint=models.UniqueConstraint(fields=("rule", "run_date"), name="uniq_run_rule_day"),
         ),
     ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime
-import hashlib
 import logging
+import random
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,11 +13,9 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
-from django.http import FileResponse
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from enrollments.models import Course, IssuedCertificate, LearningPlan, LearningPlanCourse
 from enrollments.services import delete_live_certificates, refresh_plan_statuses
 from enrollments.status import plan_enrollment_ids_touching, recompute_course_statuses
 from lms_admin.accounts.models import User
@@ -24,10 +23,19 @@ from lms_admin.accounts.roles import is_superadmin
 from lms_admin.audit import services as audit
 from lms_admin.notifications.services import enqueue_outbox_sender
 
-from ..models import ArchivedPlanEnrollment, ArchiveJob, ArchiveMode, Outcome
-from . import sql, storage
+from ..models import ArchiveJob, ArchiveMode, Outcome, RetrainingRun, Trigger
+from . import sql
+from .certificates import enqueue_pending_certificates, store_live_certificates
+from .shared_courses import PlanCourse, plan_courses, shared_by_plan
 
 logger = logging.getLogger(__name__)
+
+# A deadlock or serialization failure is a race lost to another transaction, not the items' fault: a single archive
+# runs the rolled-back batch again (SPEC §4.10) after a short pause; run at once, it takes its first row back before
+# the winner wakes up to lock it, and loses the same deadlock again (seen in tests/archive/test_concurrency.py).
+RACE_SQLSTATES = {"40P01", "40001"}
+RACE_RETRIES = 3
+RACE_PAUSE_SECONDS = 0.05
 
 
 class ItemResult(NamedTuple):
@@ -59,47 +67,16 @@ class ArchiveOutcome:
         counts = self.counts
         if not counts:
             return "Nothing to archive."
-        parts = []
-        for name, n in counts.items():
-            if name == Outcome.ARCHIVED:
-                parts.append(f"{n} enrollment{'s' if n != 1 else ''} archived")
-            elif name == Outcome.SKIPPED_ALREADY_ARCHIVED:
-                parts.append(f"{n} already archived")
-            elif name == Outcome.SKIPPED_SHARED_COURSE:
-                parts.append(f"{n} skipped: a course of the plan is shared with another plan")
-            elif name == Outcome.NOT_FOUND:
-                parts.append(f"{n} not found")
-            elif name == Outcome.FAILED:
-                parts.append(f"{n} failed")
-            else:
-                parts.append(f"{n} not processed")
-        return ", ".join(parts)
-
-
-SharedCourses = list[tuple[Course, list[LearningPlan]]]
-
-
-def check_shared_courses(plan: LearningPlan) -> SharedCourses:
-    """The shared-course guard (plan level): the plan's courses that another plan contains too, with those plans."""
-    links = (
-        LearningPlanCourse.objects.filter(course__plan_links__learning_plan=plan)
-        .exclude(learning_plan=plan)
-        .select_related("course", "learning_plan")
-        .order_by("course__plan_links__position", "course_id", "learning_plan__title", "learning_plan_id")
-    )
-    shares: dict[int, tuple[Course, list[LearningPlan]]] = {}
-    for link in links:
-        shares.setdefault(link.course_id, (link.course, []))[1].append(link.learning_plan)
-    return list(shares.values())
-
-
-def shared_course_message(shares: SharedCourses) -> str:
-    """'Unenroll is not possible: course "A" is also in learning plan "B"; …' naming courses and plans."""
-    parts = []
-    for course, plans in shares:
-        titles = ", ".join(f'"{plan.title}"' for plan in plans)
-        parts.append(f'course "{course.title}" is also in learning plan{"s" if len(plans) > 1 else ""} {titles}')
-    return "Unenroll is not possible: " + "; ".join(parts) + "."
+        phrases = {
+            Outcome.ARCHIVED: "enrollment{s} archived",
+            Outcome.SKIPPED_ALREADY_ARCHIVED: "already archived",
+            Outcome.SKIPPED_SHARED_COURSE: "skipped: a course of the plan is shared with another plan",
+            Outcome.NOT_FOUND: "not found",
+            Outcome.FAILED: "failed",
+        }
+        return ", ".join(
+            f"{n} " + phrases.get(name, "not processed").format(s="s" if n != 1 else "") for name, n in counts.items()
+        )
 
 
 def archive_enrollments(
@@ -109,26 +86,50 @@ def archive_enrollments(
     mode: str,
     reset_tracking: bool = False,
     notify: bool = True,
+    rounds: Sequence[int] | None = None,
 ) -> ArchiveOutcome:
-    """Archive plan enrollments now, in batches of ARCHIVE_BATCH_SIZE, each batch in its own transaction."""
+    """Archive plan enrollments now, in batches of ARCHIVE_BATCH_SIZE, each batch in its own transaction.
+
+    `rounds`, parallel to `enrollment_ids`, are the rounds the caller saw (SPEC §4.10): a round that moved on comes
+    out skipped_already_archived. Without them, each enrollment's round as read now is archived."""
     check_archive_request(actor, mode)
     try:
-        ids = list(dict.fromkeys(int(pk) for pk in enrollment_ids))
+        given = [int(pk) for pk in enrollment_ids]
+        seen = None if rounds is None else [int(round_) for round_ in rounds]
     except (TypeError, ValueError) as exc:
-        raise ValidationError("Enrollment ids must be integers.", code="invalid_selection") from exc
-    pairs = current_rounds(ids)
+        raise ValidationError("Enrollment ids and rounds must be integers.", code="invalid_selection") from exc
+    if seen is not None and len(seen) != len(given):
+        raise ValidationError("Give one round per enrollment id.", code="invalid_request")
+    if seen is None:
+        pairs = current_rounds(list(dict.fromkeys(given)))
+    else:
+        pairs = list(dict(zip(given, seen, strict=True)).items())
     outcome = ArchiveOutcome()
     size = max(1, settings.ARCHIVE_BATCH_SIZE)
     for start in range(0, len(pairs), size):
         batch = pairs[start : start + size]
         try:
             outcome.items.extend(
-                archive_batch(batch, actor=actor, mode=mode, reset_tracking=reset_tracking, notify=notify)
+                _archive_batch_retrying(batch, actor=actor, mode=mode, reset_tracking=reset_tracking, notify=notify)
             )
         except Exception as exc:  # noqa: BLE001 - one failing batch must not hide the others' outcomes
             logger.exception("Archive batch failed")
             outcome.items.extend(ItemResult(pk, Outcome.FAILED.value, None, str(exc)) for pk, _ in batch)
     return outcome
+
+
+def _archive_batch_retrying(batch: Sequence[tuple[int, int]], **options) -> list[ItemResult]:
+    """archive_batch, run again up to RACE_RETRIES times when it lost a race (a deadlock, a serialization failure)."""
+    for attempt in range(1, RACE_RETRIES + 1):
+        try:
+            return archive_batch(batch, **options)
+        except OperationalError as exc:
+            sqlstate = getattr(exc.__cause__, "sqlstate", None)
+            if sqlstate not in RACE_SQLSTATES:
+                raise
+            logger.warning("Archive batch lost a race (%s); attempt %s of %s.", sqlstate, attempt + 1, RACE_RETRIES + 1)
+            time.sleep(RACE_PAUSE_SECONDS * attempt * random.uniform(1, 2))
+    return archive_batch(batch, **options)
 
 
 def current_rounds(ids: Sequence[int]) -> list[tuple[int, int]]:
@@ -159,6 +160,11 @@ def check_archive_request(actor: User | None, mode: str) -> None:
     coded invalid_mode."""
     if actor is None or not is_superadmin(actor):
         raise PermissionDenied("Only superadmins may archive enrollments.")
+    check_archive_mode(mode)
+
+
+def check_archive_mode(mode: str) -> None:
+    """ValidationError coded invalid_mode unless `mode` is re-enroll or unenroll."""
     if mode not in ArchiveMode.values:
         raise ValidationError(
             f"Unknown archive mode {mode!r}: use {' or '.join(ArchiveMode.values)}.", code="invalid_mode"
@@ -177,9 +183,13 @@ def archive_batch(
 ) -> list[ItemResult]:
     """Archive one batch of frozen (enrollment id, round) pairs in one transaction; one result per pair, in order.
 
-    Idempotent: re-running a committed batch of the same job writes nothing and reports `archived`.
+    Idempotent: re-running a committed batch of the same job writes nothing and reports `archived`. A retraining
+    rule's job archives with no human actor (SPEC §11): `actor` is shown as its requester, never checked.
     """
-    check_archive_request(actor, mode)
+    if job is not None and job.trigger == Trigger.RULE:
+        check_archive_mode(mode)
+    else:
+        check_archive_request(actor, mode)
     now = now or timezone.now()
     pairs = list(dict(pairs).items())  # one entry per enrollment id, first-seen order
     if not pairs:
@@ -187,8 +197,8 @@ def archive_batch(
     with transaction.atomic():
         locked = sql.lock_rows([pk for pk, _ in pairs])
         lookups = sql.look_up(pairs)
-        courses = sql.plan_courses(sorted({row.learning_plan_id for row in locked.values()}))
-        shared = _shared_by_plan(courses) if mode == ArchiveMode.UNENROLL else {}
+        courses = plan_courses(sorted({row.learning_plan_id for row in locked.values()}))
+        shared = shared_by_plan(courses) if mode == ArchiveMode.UNENROLL else {}
 
         results: dict[int, ItemResult] = {}
         to_archive: list[int] = []
@@ -230,25 +240,19 @@ def archive_batch(
     return [results[pk] for pk, _ in pairs]
 
 
-def _shared_by_plan(courses: list[sql.PlanCourse]) -> dict[int, str]:
-    """{plan id: the guard's message} for the plans of the batch that have a shared course."""
-    shares: dict[int, SharedCourses] = {}
-    for course in courses:
-        if course.other_plans:
-            shares.setdefault(course.learning_plan_id, []).append(
-                (
-                    Course(pk=course.course_id, title=course.title),
-                    [LearningPlan(pk=pk, title=title) for pk, title in course.other_plans],
-                )
-            )
-    return {plan_id: shared_course_message(plan_shares) for plan_id, plan_shares in shares.items()}
+def archiver_of(actor: User, job: ArchiveJob | None) -> tuple[int | None, str]:
+    """Who the snapshots say archived them: the admin, or for a rule's job no person but "retraining rule #id"."""
+    if job is not None and job.trigger == Trigger.RULE:
+        rule_id = RetrainingRun.objects.filter(pk=job.retraining_run_id).values_list("rule_id", flat=True).first()
+        return None, f"retraining rule #{rule_id}"
+    return actor.pk, actor.username
 
 
 def _archive_rows(
     rows: list[sql.LockedRow],
     *,
     lookups: dict[int, sql.Lookup],
-    courses: list[sql.PlanCourse],
+    courses: list[PlanCourse],
     actor: User,
     mode: str,
     reset_tracking: bool,
@@ -258,31 +262,44 @@ def _archive_rows(
 ) -> dict[int, ItemResult]:
     """SPEC §4.3 steps 1–7 for locked rows that are to be archived (inside the batch transaction)."""
     ids = requested = [row.id for row in rows]
-    certificates, files = _store_certificates([lookups[pk] for pk in ids], ids)
-    archived, outbox_rows = sql.write_snapshots(
+    certificates, files = store_live_certificates({pk: lookups[pk].certificate_file for pk in ids})
+    archiver_id, archiver_name = archiver_of(actor, job)
+    archived, outbox_rows, pending = sql.write_snapshots(
         ids=ids,
         now=now,
-        actor_id=actor.pk,
-        actor_username=actor.username,
+        actor_id=archiver_id,
+        actor_username=archiver_name,
         mode=mode,
         reset_tracking=reset_tracking,
         notify=notify,
         job_id=job.pk if job else None,
+        trigger=job.trigger if job else Trigger.MANUAL,
         certificates=certificates,
         files=files,
     )
     rows = [row for row in rows if row.id in archived]  # a conflicting snapshot (a race) changes nothing live
     ids = [row.id for row in rows]
     if ids:
-        sql.change_live_data(ids=ids, now=now, actor_id=actor.pk, mode=mode, reset_tracking=reset_tracking)
+        sql.change_live_data(ids=ids, now=now, actor_id=archiver_id, mode=mode, reset_tracking=reset_tracking)
         live_certificates = [lookups[pk].certificate_id for pk in ids if lookups[pk].certificate_id]
         if live_certificates:
-            delete_live_certificates(IssuedCertificate.objects.filter(pk__in=live_certificates))
+            delete_live_certificates(live_certificates)
         if mode == ArchiveMode.REENROLL:
             _recompute_statuses(rows, courses, now=now)
-        _audit(rows, archived, actor=actor, mode=mode, reset_tracking=reset_tracking, notify=notify, job=job)
+        rule_run = archiver_id is None  # a retraining rule's run: no person archived
+        _audit(
+            rows,
+            archived,
+            actor=None if rule_run else actor,
+            mode=mode,
+            reset_tracking=reset_tracking,
+            notify=notify,
+            job=job,
+        )
     if outbox_rows:
         transaction.on_commit(enqueue_outbox_sender)
+    if pending:  # issued, not rendered yet: rendered from the snapshot once it is committed
+        transaction.on_commit(lambda: enqueue_pending_certificates(pending))
 
     results = {
         pk: ItemResult(pk, Outcome.SKIPPED_ALREADY_ARCHIVED.value, None, "This round was archived meanwhile.")
@@ -296,59 +313,25 @@ def _archive_rows(
     return results
 
 
-def archived_certificate_response(archived: ArchivedPlanEnrollment, *, actor: User) -> FileResponse | None:
-    """The archived certificate PDF as a download, audited; None when the record has no certificate.
-
-    A file missing from archive storage raises FileNotFoundError, before anything is audited."""
-    if archived.certificate is None or not archived.certificate.file:
-        return None
-    pdf = archived.certificate.file.open("rb")
-    audit.record(
-        actor=actor,
-        action="archived_certificate.download",
-        object_type="archived_plan_enrollment",
-        object_id=archived.pk,
-    )
-    filename = f"certificate-{archived.user_username}-{archived.plan_code or archived.plan_number}-{archived.round}.pdf"
-    return FileResponse(pdf, as_attachment=True, filename=filename, content_type="application/pdf")
-
-
 def _archived_message(round_: int, mode: str) -> str:
     then = f"re-enrolled for round {round_ + 1}" if mode == ArchiveMode.REENROLL else "unenrolled"
     return f"Round {round_} archived; {then}."
 
 
-def _store_certificates(lookups: list[sql.Lookup], ids: list[int]) -> tuple[dict[int, str], dict]:
-    """Copy the live certificates' PDFs into content-addressed storage.
-
-    Returns ({enrollment id: sha256}, {sha256: (path, size)}). A live certificate whose PDF is not
-    rendered yet has no bytes to keep: the snapshot then records only when it was assigned.
-    """
-    contents: dict[int, bytes] = {}
-    for pk, lookup in zip(ids, lookups, strict=True):
-        if lookup.certificate_id:
-            content = storage.read_live_file(lookup.certificate_file)
-            if content is not None:
-                contents[pk] = content
-    if not contents:
-        return {}, {}
-    files = storage.store_contents(contents.values())
-    return {pk: hashlib.sha256(content).hexdigest() for pk, content in contents.items()}, files
-
-
-def _recompute_statuses(rows: list[sql.LockedRow], courses: list[sql.PlanCourse], *, now: datetime.datetime):
+def _recompute_statuses(rows: list[sql.LockedRow], courses: list[PlanCourse], *, now: datetime.datetime):
     """Statuses from tracking: the re-enrolled rows start from 0; other plans' Completed stays (sticky).
 
     Every course of the plan is recomputed, reset or not: material added since the last computation
-    (the reason to re-enroll with the tracking kept) makes a stored course status stale.
+    (the reason to re-enroll with the tracking kept) makes a stored course status stale. Everything recomputed
+    was locked by sql.lock_rows, in the one order, before the batch read anything.
     """
     by_plan: dict[int, list[int]] = {}
     for course in courses:
         by_plan.setdefault(course.learning_plan_id, []).append(course.course_id)
     pairs = [(row.user_id, course_id) for row in rows for course_id in by_plan.get(row.learning_plan_id, [])]
-    recompute_course_statuses(pairs, now=now)
+    recompute_course_statuses(pairs, now=now, locked=True)
     touched = set(plan_enrollment_ids_touching(pairs)) | {row.id for row in rows}
-    refresh_plan_statuses(sorted(touched), now=now)
+    refresh_plan_statuses(sorted(touched), now=now, locked=True)
 
 
 def _audit(

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from enrollments.models import CourseEnrollment, IssuedCertificate, LearningPlanEnrollment
+from enrollments.models import CourseEnrollment, LearningPlanEnrollment
 from enrollments.services import delete_live_certificates, refresh_plan_statuses
 from enrollments.status import recompute_course_statuses
 from lms_admin.accounts.models import ApiToken, ManagerLink, User
@@ -23,6 +23,13 @@ from lms_admin.audit.services import record
 from ..models import ArchivedPlanEnrollment
 
 TRACKING_RANK = "CASE status WHEN 'completed' THEN 2 WHEN 'in_progress' THEN 1 ELSE 0 END"
+
+# Every row of learning state the merge rewrites, locked in the one order (SPEC §4.10) before anything is read:
+# plan enrollments, then course enrollments, then tracking, each by id, as three statements of one round trip.
+LOCK_SQL = " ".join(
+    f"SELECT id FROM {table} WHERE user_id = %(kept)s OR user_id = ANY(%(merged)s) ORDER BY id FOR UPDATE;"
+    for table in ("enrollments_learningplanenrollment", "enrollments_courseenrollment", "enrollments_materialtracking")
+)
 
 
 @dataclasses.dataclass
@@ -121,14 +128,20 @@ def merge_users(*, kept: User, merged: Sequence[User], actor: User) -> MergePrev
     require_superadmin(actor)
     now = timezone.now()
     with transaction.atomic():
-        # Lock the users involved so two merges of the same people cannot interleave.
-        locked = list(User.objects.select_for_update().filter(pk__in=[kept.pk, *[u.pk for u in merged]]).order_by("pk"))
+        # Lock the users involved so two merges of the same people cannot interleave. NO KEY UPDATE, the strength of
+        # the update made below: FOR UPDATE would also block the foreign-key checks (KEY SHARE) of every path writing
+        # a row of these users' (progress, archive), which hold their plan enrollments meanwhile — a deadlock.
+        locked = list(
+            User.objects.select_for_update(no_key=True).filter(pk__in=[kept.pk, *[u.pk for u in merged]]).order_by("pk")
+        )
         by_id = {u.pk: u for u in locked}
         kept = by_id[kept.pk]
         merged = [by_id[u.pk] for u in merged if u.pk in by_id]
-        preview = preview_merge(kept=kept, merged=merged)
         merged_ids = sorted(u.pk for u in merged)
         params = {"kept": kept.pk, "merged": merged_ids}
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK_SQL, params)
+        preview = preview_merge(kept=kept, merged=merged)
 
         losing_plans = list(
             LearningPlanEnrollment.objects.raw(
@@ -149,9 +162,19 @@ def merge_users(*, kept: User, merged: Sequence[User], actor: User) -> MergePrev
                     [[u for u, _ in lost_pairs], [p for _, p in lost_pairs]],
                 )
                 lost_certificates = [row[0] for row in cursor.fetchall()]
-            delete_live_certificates(IssuedCertificate.objects.filter(pk__in=lost_certificates))
+            delete_live_certificates(lost_certificates)
 
         with connection.cursor() as cursor:
+            # The enrollment that stays keeps the later certification date of the merged ones (SPEC §11).
+            cursor.execute(
+                "UPDATE enrollments_learningplanenrollment e SET certified_until = m.until FROM ("
+                "  SELECT learning_plan_id, max(certified_until) AS until FROM enrollments_learningplanenrollment"
+                "  WHERE user_id = %(kept)s OR user_id = ANY(%(merged)s) GROUP BY learning_plan_id) m "
+                "WHERE (e.user_id = %(kept)s OR e.user_id = ANY(%(merged)s))"
+                " AND e.learning_plan_id = m.learning_plan_id AND m.until IS NOT NULL"
+                " AND e.certified_until IS DISTINCT FROM m.until",
+                params,
+            )
             for _label, table, key, rank in RANKED_TABLES:
                 cursor.execute(
                     f"WITH ranked AS ({_ranked_sql(table, key, rank)}) "
@@ -172,10 +195,11 @@ def merge_users(*, kept: User, merged: Sequence[User], actor: User) -> MergePrev
 
         _merge_manager_links(kept, merged_ids)
 
+        # Every row recomputed here is the kept user's, locked above (the merged users' rows moved to them).
         pairs = list(CourseEnrollment.objects.filter(user=kept).values_list("user_id", "course_id"))
-        recompute_course_statuses(pairs, now=now)
+        recompute_course_statuses(pairs, now=now, locked=True)
         refresh_plan_statuses(
-            list(LearningPlanEnrollment.objects.filter(user=kept).values_list("id", flat=True)), now=now
+            list(LearningPlanEnrollment.objects.filter(user=kept).values_list("id", flat=True)), now=now, locked=True
         )
 
         User.objects.filter(pk__in=merged_ids).update(is_active=False, merged_into=kept)

@@ -1,5 +1,5 @@
 """The reconciler and the purge of finished jobs (SPEC §4.5): PostgreSQL is the truth, so whatever Redis lost or
-a dead worker left behind is found from the job rows and enqueued again.
+a dead worker left behind is found from the job rows and enqueued again. It also drops expired request keys.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from lms_admin.audit.services import record
 from lms_admin.notifications.services import due_rows, enqueue_outbox_sender
 
 from ..models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem
-from .job_runs import close_items
+from .certificates import enqueue_stuck_pending_certificates
+from .job_runs import close_items, lock_for_takeover
+from .request_keys import purge_expired_request_keys
 from .submission import ARCHIVE_QUEUE, enqueue_archive_job, new_rq_job_id
 
 logger = logging.getLogger(__name__)
@@ -34,6 +36,8 @@ class ReconcileReport:
     requeued: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
     outbox_sender_enqueued: bool = False
+    pending_certificates_enqueued: int = 0
+    request_keys_purged: int = 0
 
 
 # --- reconcile ----------------------------------------------------------------------------------------------
@@ -42,7 +46,7 @@ class ReconcileReport:
 def reconcile() -> ReconcileReport:
     """Re-enqueue jobs Redis lost (queued, no live RQ job) and jobs whose worker died (running, lease expired);
     fail jobs that ran out of attempts; re-enqueue the outbox sender when rows wait unsent. Safe to run
-    anywhere, any number of times at once."""
+    anywhere, any number of times at once. Request keys past their 24 hours go too (SPEC §4.10)."""
     report = ReconcileReport()
     grace = datetime.timedelta(seconds=settings.ARCHIVE_RECONCILE_GRACE_SECONDS)
     lease = datetime.timedelta(seconds=settings.ARCHIVE_JOB_LEASE_SECONDS)
@@ -78,6 +82,8 @@ def reconcile() -> ReconcileReport:
                 report.requeued.append(job_id)
 
     report.outbox_sender_enqueued = _nudge_outbox()
+    report.pending_certificates_enqueued = _nudge_pending_certificates()
+    report.request_keys_purged = purge_expired_request_keys()
     if report.requeued or report.failed:
         logger.info("Reconciler: re-enqueued jobs %s, failed jobs %s", report.requeued, report.failed)
     return report
@@ -106,15 +112,18 @@ def _requeue(job_id: int, status: str, old_rq_job_id: str) -> bool:
 
 
 def _fail_abandoned_job(job_id: int) -> bool:
+    """Fail a job out of attempts whose lease expired; a batch still in flight commits first, and its items are
+    reported `archived` (close_items), never `not_processed`."""
     with transaction.atomic():
-        if not ArchiveJob.objects.filter(pk=job_id, status=Status.RUNNING, lease_expires_at__lt=Now()).update(
+        if not lock_for_takeover(job_id, queued_too=False):
+            return False
+        ArchiveJob.objects.filter(pk=job_id).update(
             status=Status.FAILED,
             finished_at=Now(),
             lease_owner="",
             lease_expires_at=None,
             error="The job was interrupted too many times; the items not reached were not processed.",
-        ):
-            return False
+        )
         close_items(job_id)
         job = ArchiveJob.objects.select_related("requested_by").get(pk=job_id)
         record(
@@ -138,6 +147,16 @@ def _nudge_outbox() -> bool:
     except Exception:
         logger.exception("Reconciler: could not enqueue the outbox sender.")
         return False
+
+
+def _nudge_pending_certificates() -> int:
+    """Enqueue archived certificates still pending a minute after their archive (a lost queue entry, Redis down
+    at commit, a worker killed mid-render)."""
+    try:
+        return enqueue_stuck_pending_certificates()
+    except Exception:
+        logger.exception("Reconciler: could not enqueue the pending archived certificates.")
+        return 0
 
 
 # --- purge --------------------------------------------------------------------------------------------------

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from enrollments.status import LOCK_SQL as LEARNING_STATE_LOCK_SQL
+
 # Sent as one round trip with the lock. Foreign keys checked per statement: deferred to COMMIT, the checks
 # of a batch's ~15,000 new rows were measured 5× slower than the same checks run immediately. A generic plan
 # for the batch statements is impossible with client-side binding; force_custom_plan is cheap insurance.
-LOCK_SQL = """
-SET CONSTRAINTS ALL IMMEDIATE;
-SET LOCAL plan_cache_mode = force_custom_plan;
-SELECT e.id, e.round, e.user_id, e.learning_plan_id
-FROM enrollments_learningplanenrollment e
-WHERE e.id = ANY(%(ids)s::bigint[])
-ORDER BY e.id
-FOR UPDATE OF e
-"""
+# The lock itself is the one lock order's (SPEC §4.10): the batch's plan enrollments together with the
+# learners' other plan enrollments that share a course with them (the status recompute rewrites those),
+# in id order, then the learners' course enrollments of those courses, in id order.
+LOCK_SQL = "SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL plan_cache_mode = force_custom_plan;" + LEARNING_STATE_LOCK_SQL
 
 # Run after the lock, so it sees what a concurrent archive committed while this one waited.
 LOOKUP_SQL = """
@@ -34,20 +31,6 @@ FROM unnest(%(ids)s::bigint[], %(rounds)s::int[]) AS p(id, round)
 LEFT JOIN archive_archivedplanenrollment s ON s.enrollment_id = p.id AND s.round = p.round
 LEFT JOIN enrollments_learningplanenrollment e ON e.id = p.id
 LEFT JOIN enrollments_issuedcertificate ic ON ic.user_id = e.user_id AND ic.learning_plan_id = e.learning_plan_id
-"""
-
-PLAN_COURSES_SQL = """
-SELECT lpc.learning_plan_id, lpc.course_id, c.title,
-       coalesce(array_agg(op.id ORDER BY op.title, op.id) FILTER (WHERE op.id IS NOT NULL), '{}'),
-       coalesce(array_agg(op.title ORDER BY op.title, op.id) FILTER (WHERE op.id IS NOT NULL), '{}')
-FROM enrollments_learningplancourse lpc
-JOIN enrollments_course c ON c.id = lpc.course_id
-LEFT JOIN enrollments_learningplancourse other
-       ON other.course_id = lpc.course_id AND other.learning_plan_id <> lpc.learning_plan_id
-LEFT JOIN enrollments_learningplan op ON op.id = other.learning_plan_id
-WHERE lpc.learning_plan_id = ANY(%(plan_ids)s::bigint[])
-GROUP BY lpc.learning_plan_id, lpc.course_id, c.title, lpc.position, lpc.id
-ORDER BY lpc.learning_plan_id, lpc.position, lpc.id
 """
 
 # The plan snapshot's columns in the order both the engine and the benchmark's floor write them.
@@ -113,7 +96,7 @@ SNAPSHOT_SQL = (
 ), snap AS (
     INSERT INTO archive_archivedplanenrollment ("""
     + SNAPSHOT_COLUMNS
-    + """)
+    + """, certificate_pending, certificate_pending_template_number, trigger, certified_until)
     SELECT %(now)s, %(actor_id)s, %(actor_username)s, %(mode)s, %(reset)s, %(notify)s, %(job_id)s, e.id, e.round,
            u.id, u.id, coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), u.username), u.language,
            u.username, u.first_name, u.last_name,
@@ -125,7 +108,10 @@ SNAPSHOT_SQL = (
            CASE WHEN e.validity_start > %(now)s THEN 'not_yet_valid'
                 WHEN e.validity_end < %(now)s THEN 'expired'
                 ELSE 'active' END,
-           e.completed_at
+           e.completed_at,
+           -- Issued, not rendered (no bytes to keep): rendered later from this snapshot, with the live one's template.
+           ic.id IS NOT NULL AND cert.id IS NULL, CASE WHEN cert.id IS NULL THEN ic.template_id END,
+           %(trigger)s, e.certified_until
     FROM enrollments_learningplanenrollment e
     JOIN accounts_user u ON u.id = e.user_id
     JOIN enrollments_learningplan p ON p.id = e.learning_plan_id
@@ -140,7 +126,7 @@ SNAPSHOT_SQL = (
     LEFT JOIN cert ON cert.enrollment_id = e.id
     WHERE e.id = ANY(%(ids)s::bigint[])
     ON CONFLICT (enrollment_id, round) DO NOTHING
-    RETURNING id, enrollment_id, round, user_id, learning_plan_id, user_display_name, plan_title
+    RETURNING id, enrollment_id, round, user_id, learning_plan_id, user_display_name, plan_title, certificate_pending
 ), courses AS (
     INSERT INTO archive_archivedcourseenrollment (
         plan_archive_id, course_id, course_number, course_title, course_code, course_uid, course_type, position,
@@ -184,6 +170,10 @@ SNAPSHOT_SQL = (
     SELECT %(course_event)s, s.enrollment_id, s.round, s.user_id, s.user_display_name,
            s.plan_title, cs.course_number, cs.course_title
     FROM courses cs JOIN snap s ON s.id = cs.plan_archive_id WHERE %(notify)s AND %(mode)s = 'unenroll'
+    UNION ALL
+    -- A retraining rule re-enrolled the learner (SPEC §11).
+    SELECT 'retraining_started', s.enrollment_id, s.round, s.user_id, s.user_display_name, s.plan_title, NULL, NULL
+    FROM snap s WHERE %(notify)s AND %(trigger)s = 'rule'
 ), addressed AS (
     SELECT ev.*, ev.user_id AS recipient_id
     FROM events ev JOIN notifications_notificationrule r ON r.event = ev.event AND r.enabled AND r.to_learner
@@ -217,7 +207,7 @@ SNAPSHOT_SQL = (
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING 1
 )
-SELECT s.id, s.enrollment_id, (SELECT count(*) FROM outbox) FROM snap s
+SELECT s.id, s.enrollment_id, s.certificate_pending, (SELECT count(*) FROM outbox) FROM snap s
 """
 )
 
@@ -306,21 +296,14 @@ class Lookup:
     certificate_file: str
 
 
-@dataclass(frozen=True)
-class PlanCourse:
-    learning_plan_id: int
-    course_id: int
-    title: str
-    other_plans: tuple[tuple[int, str], ...]
-
-
 def lock_rows(ids: Sequence[int]) -> dict[int, LockedRow]:
-    """Lock the live rows of the batch in id order (the order every archive takes them in: no deadlocks)."""
+    """Lock what the batch changes in the one lock order (LOCK_SQL); returns the batch's own live rows."""
     with connection.cursor() as cursor:
-        cursor.execute(LOCK_SQL, {"ids": list(ids)})
-        while cursor.description is None and cursor.nextset():  # past the two SETs to the SELECT's rows
+        cursor.execute(LOCK_SQL, {"ids": list(ids), "user_ids": [], "course_ids": []})
+        while cursor.description is None and cursor.nextset():  # past the two SETs to the plan enrollments
             pass
-        return {row[0]: LockedRow(*row) for row in cursor.fetchall()}
+        requested = set(ids)
+        return {row[0]: LockedRow(*row) for row in cursor.fetchall() if row[0] in requested}
 
 
 def look_up(pairs: Sequence[tuple[int, int]]) -> dict[int, Lookup]:
@@ -330,35 +313,25 @@ def look_up(pairs: Sequence[tuple[int, int]]) -> dict[int, Lookup]:
         return {row[0]: Lookup(row[1], row[2], row[3], row[4] or "") for row in cursor.fetchall()}
 
 
-def plan_courses(plan_ids: Sequence[int]) -> list[PlanCourse]:
-    """The courses of these plans in plan order, each with the other plans that contain it."""
-    if not plan_ids:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(PLAN_COURSES_SQL, {"plan_ids": list(plan_ids)})
-        return [
-            PlanCourse(plan_id, course_id, title, tuple(zip(other_ids, other_titles, strict=True)))
-            for plan_id, course_id, title, other_ids, other_titles in cursor.fetchall()
-        ]
-
-
 def write_snapshots(
     *,
     ids: Sequence[int],
     now: datetime.datetime,
-    actor_id: int,
+    actor_id: int | None,
     actor_username: str,
     mode: str,
     reset_tracking: bool,
     notify: bool,
     job_id: int | None,
+    trigger: str = "manual",
     certificates: dict[int, str],
     files: dict[str, tuple[str, int]],
-) -> tuple[dict[int, int], int]:
+) -> tuple[dict[int, int], int, list[int]]:
     """Certificate rows, snapshots, course snapshots, counters and outbox rows in one statement.
 
     `certificates` maps enrollment id → sha256 of its certificate's bytes, `files` sha256 → (stored
-    path, size). Returns ({enrollment id: archive id} of the snapshots written, outbox rows written).
+    path, size). Returns ({enrollment id: archive id} of the snapshots written, outbox rows written, the
+    archive ids whose certificate is pending).
     """
     reenroll = mode == "reenroll"
     params = {
@@ -371,6 +344,7 @@ def write_snapshots(
         "reset": reset_tracking,
         "notify": notify,
         "job_id": job_id,
+        "trigger": trigger,
         "cert_enrollment_ids": list(certificates),
         "cert_shas": list(certificates.values()),
         "file_shas": list(files),
@@ -383,11 +357,12 @@ def write_snapshots(
     with connection.cursor() as cursor:
         cursor.execute(SNAPSHOT_SQL, params)
         rows = cursor.fetchall()
-    return {enrollment_id: archive_id for archive_id, enrollment_id, _ in rows}, (rows[0][2] if rows else 0)
+    archived = {enrollment_id: archive_id for archive_id, enrollment_id, _, _ in rows}
+    return archived, (rows[0][3] if rows else 0), [archive_id for archive_id, _, pending, _ in rows if pending]
 
 
 def change_live_data(
-    *, ids: Sequence[int], now: datetime.datetime, actor_id: int, mode: str, reset_tracking: bool
+    *, ids: Sequence[int], now: datetime.datetime, actor_id: int | None, mode: str, reset_tracking: bool
 ) -> None:
     """Tracking reset (if asked), then re-enroll (same row, round + 1) or unenroll, in one statement."""
     params = {"ids": list(ids), "now": now, "actor_id": actor_id, "reset": reset_tracking}

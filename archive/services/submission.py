@@ -17,24 +17,21 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
-from django.db.models.functions import Now
 from django.utils import timezone
 
 from enrollments.models import LearningPlan, LearningPlanEnrollment
 from enrollments.selectors import filter_plan_enrollments
 from lms_admin.accounts.models import User
-from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record
 
-from ..models import ArchiveJob, ArchiveJobItem, ArchiveMode
+from ..models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode, RetrainingRun, Trigger
 from .engine import (
     ArchiveOutcome,
     archive_enrollments,
+    check_archive_mode,
     check_archive_request,
-    check_shared_courses,
-    shared_course_message,
 )
-from .job_runs import close_items
+from .shared_courses import check_shared_courses, shared_course_message
 
 logger = logging.getLogger(__name__)
 
@@ -129,15 +126,28 @@ def submit_archive(
     notify: bool = True,
     enrollment_ids: Sequence[int] | None = None,
     select_all_filters: Mapping[str, Any] | None = None,
+    rounds: Sequence[int] | None = None,
 ) -> ArchiveSubmission:
     """Archive an admin's selection: one enrollment picked by hand now, in the request; two or more, or select
     all, as a background job (`start_archive_job`). The pop-up and the API both submit here.
 
+    `rounds`, parallel to `enrollment_ids`, are the rounds the caller saw (SPEC §4.10): those are archived, now or
+    frozen on the job, and a round that moved on comes out skipped_already_archived.
     Raises what `archive_enrollments` and `start_archive_job` raise, and ValidationError coded invalid_selection
-    for one id of another plan's enrollment; nothing is created when it raises.
+    for one id of another plan's enrollment or a round the enrollment has not reached, invalid_request for rounds
+    that do not pair with the ids; nothing is created when it raises.
     """
     check_archive_request(actor, mode)
     options = {"mode": mode, "reset_tracking": reset_tracking, "notify": notify}
+    if rounds is not None:
+        pairs = _given_pairs(enrollment_ids, rounds, select_all_filters)
+        if len(pairs) > 1:
+            job = start_frozen_archive_job(learning_plan=learning_plan, actor=actor, pairs=pairs, **options)
+            return ArchiveSubmission(job=job)
+        _check_given_rounds(learning_plan, pairs, for_job=False)
+        ((enrollment_id, round_),) = pairs
+        outcome = archive_enrollments(enrollment_ids=[enrollment_id], rounds=[round_], actor=actor, **options)
+        return ArchiveSubmission(outcome=outcome)
     enrollment_id = _the_one_picked(enrollment_ids, select_all_filters)
     if enrollment_id is None:
         job = start_archive_job(
@@ -160,6 +170,62 @@ def _the_one_picked(enrollment_ids: Sequence[int] | None, select_all_filters: Ma
         return None
     ids = _picked_ids(enrollment_ids)
     return ids[0] if len(ids) == 1 else None
+
+
+def _given_pairs(
+    enrollment_ids: Sequence[int] | None, rounds: Sequence[int], select_all_filters: Mapping[str, Any] | None
+) -> list[tuple[int, int]]:
+    """(id, round) pairs from ids picked by hand and the rounds seen, in id order, within the manual limit."""
+    if enrollment_ids is None or select_all_filters is not None:
+        raise ValidationError(
+            "Rounds go with enrollment ids picked by hand, not with select all.", code="invalid_request"
+        )
+    if isinstance(rounds, str | bytes) or len(rounds) != len(enrollment_ids):
+        raise ValidationError("Give one round per enrollment id, in the same order.", code="invalid_request")
+    if not all(isinstance(r, int) and not isinstance(r, bool) and r >= 1 for r in rounds):
+        raise ValidationError("Rounds must be whole numbers from 1.", code="invalid_request")
+    ids = _picked_ids(enrollment_ids)
+    pairs: dict[int, int] = {}
+    for pk, round_ in zip(enrollment_ids, rounds, strict=True):
+        if pairs.setdefault(pk, round_) != round_:
+            raise ValidationError(f"Enrollment {pk} is given two different rounds.", code="invalid_request")
+    return [(pk, pairs[pk]) for pk in ids]
+
+
+def _check_given_rounds(plan: LearningPlan, pairs: Sequence[tuple[int, int]], *, for_job: bool) -> None:
+    """Refuse pairs that cannot be what the caller saw: an enrollment of another plan, a round it has not reached,
+    and (for a job, as for any job selection) an id that is neither live in the plan nor archived in that round."""
+    ids = [pk for pk, _ in pairs]
+    live = {pk: (plan_id, round_) for pk, plan_id, round_ in _live_rounds(ids)}
+    foreign = [pk for pk in ids if pk in live and live[pk][0] != plan.pk]
+    if foreign:
+        raise ValidationError(f"Not enrollments of “{plan.title}”: {_listed(foreign)}.", code="invalid_selection")
+    ahead = [(pk, round_) for pk, round_ in pairs if pk in live and round_ > live[pk][1]]
+    if ahead:
+        named = ", ".join(f"{pk} (round {live[pk][1]}, not {round_})" for pk, round_ in ahead[:20])
+        raise ValidationError(
+            f"These enrollments have not reached the rounds given: {named}.", code="invalid_selection"
+        )
+    gone = [(pk, round_) for pk, round_ in pairs if pk not in live]
+    if for_job and gone:
+        archived = set(
+            ArchivedPlanEnrollment.objects.filter(
+                learning_plan=plan, enrollment_id__in=[pk for pk, _ in gone]
+            ).values_list("enrollment_id", "round")
+        )
+        missing = [pk for pk, round_ in gone if (pk, round_) not in archived]
+        if missing:
+            raise ValidationError(
+                f"Not active enrollments of “{plan.title}”: {_listed(missing)}.", code="invalid_selection"
+            )
+
+
+def _live_rounds(ids: Sequence[int]) -> list[tuple[int, int, int]]:
+    return list(LearningPlanEnrollment.objects.filter(pk__in=ids).values_list("pk", "learning_plan_id", "round"))
+
+
+def _listed(ids: Sequence[int]) -> str:
+    return ", ".join(str(pk) for pk in ids[:20]) + (" …" if len(ids) > 20 else "")
 
 
 # --- background jobs -------------------------------------------------------------------------------------------
@@ -187,10 +253,7 @@ def start_archive_job(
     pairs = list(selected.order_by("pk").values_list("pk", "round"))
     if not pairs:
         raise ValidationError("No active enrollment matches these filters.", code="invalid_selection")
-    if mode == ArchiveMode.UNENROLL:
-        shares = check_shared_courses(learning_plan)
-        if shares:
-            raise ValidationError(shared_course_message(shares), code="shared_course")
+    _check_shared_courses_for(learning_plan, mode)
     return _queue_job(
         learning_plan=learning_plan,
         actor=actor,
@@ -200,6 +263,50 @@ def start_archive_job(
     )
 
 
+def start_frozen_archive_job(
+    *,
+    learning_plan: LearningPlan,
+    actor: User,
+    pairs: Sequence[tuple[int, int]],
+    mode: str,
+    reset_tracking: bool = False,
+    notify: bool = True,
+    trigger: str = Trigger.MANUAL,
+    retraining_run: RetrainingRun | None = None,
+) -> ArchiveJob:
+    """Start a job on (enrollment id, round) pairs the caller already froze (the rounds it saw, or a retraining
+    run's due rounds), as they are. A rule's job has no human actor: `actor` is the superadmin who last saved or
+    confirmed the rule, shown as the requester and not checked (SPEC §11).
+
+    Raises PermissionDenied, or ValidationError coded invalid_mode, invalid_selection (an id of another plan, a
+    round not reached, an id neither live in the plan nor archived in that round) or shared_course."""
+    if trigger == Trigger.RULE:
+        check_archive_mode(mode)
+    else:
+        check_archive_request(actor, mode)
+    pairs = sorted(dict(pairs).items())  # one pair per id, in the order the engine locks rows in
+    if not pairs:
+        raise ValidationError("No enrollment selected.", code="invalid_selection")
+    _check_given_rounds(learning_plan, pairs, for_job=True)
+    _check_shared_courses_for(learning_plan, mode)
+    return _queue_job(
+        learning_plan=learning_plan,
+        actor=actor,
+        pairs=pairs,
+        options={"mode": mode, "reset_tracking": bool(reset_tracking), "notify": bool(notify)},
+        select_all_filters=None,
+        trigger=trigger,
+        retraining_run=retraining_run,
+    )
+
+
+def _check_shared_courses_for(learning_plan: LearningPlan, mode: str) -> None:
+    if mode == ArchiveMode.UNENROLL:
+        shares = check_shared_courses(learning_plan)
+        if shares:
+            raise ValidationError(shared_course_message(shares), code="shared_course")
+
+
 def _queue_job(
     *,
     learning_plan: LearningPlan,
@@ -207,6 +314,8 @@ def _queue_job(
     pairs: Sequence[tuple[int, int]],
     options: dict[str, Any],
     select_all_filters: Mapping[str, Any] | None,
+    trigger: str = Trigger.MANUAL,
+    retraining_run: RetrainingRun | None = None,
 ) -> ArchiveJob:
     """Write the job row with its frozen (enrollment id, round) pairs in one transaction; enqueue it on commit."""
     with transaction.atomic():
@@ -218,7 +327,9 @@ def _queue_job(
             filters=dict(select_all_filters or {}),
             total=len(pairs),
             requested_by=actor,
-            requested_by_username=actor.username,
+            requested_by_username=actor.username if actor else "",
+            trigger=trigger,
+            retraining_run=retraining_run,
             rq_job_id=new_rq_job_id(),
             enqueued_at=timezone.now(),
         )
@@ -234,7 +345,12 @@ def _queue_job(
             action="archive_job.submitted",
             object_type="archive_job",
             object_id=job.pk,
-            details={"learning_plan_id": learning_plan.pk, "total": len(pairs), "mode": options["mode"]},
+            details={
+                "learning_plan_id": learning_plan.pk,
+                "total": len(pairs),
+                "mode": options["mode"],
+                "trigger": trigger,
+            },
         )
         job_id, rq_job_id = job.pk, job.rq_job_id
         transaction.on_commit(lambda: enqueue_archive_job(job_id, rq_job_id))
@@ -264,22 +380,3 @@ def enqueue_archive_job(job_id: int, rq_job_id: str) -> bool:
 
 
 # --- cancel -------------------------------------------------------------------------------------------------
-
-
-def cancel_archive_job(job: ArchiveJob, actor: User) -> ArchiveJob:
-    """Queued → cancelled at once; running → the runner stops after its current batch. Done batches stay."""
-    require_superadmin(actor)
-    with transaction.atomic():
-        if ArchiveJob.objects.filter(pk=job.pk, status=Status.QUEUED).update(
-            status=Status.CANCELLED, cancel_requested=True, finished_at=Now()
-        ):
-            close_items(job.pk)
-        elif not ArchiveJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(cancel_requested=True):
-            job.refresh_from_db(fields=["status"])
-            raise ValidationError(
-                f"Job #{job.pk} is {job.get_status_display().lower()}; only a queued or running job can be cancelled.",
-                code="invalid_request",
-            )
-        record(actor=actor, action="archive_job.cancelled", object_type="archive_job", object_id=job.pk)
-    job.refresh_from_db()
-    return job

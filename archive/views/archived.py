@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET
 
 from enrollments import selectors as live
 from lms_admin.accounts import roles
+from lms_admin.web.limits import ExportSlot, refused_page
 from lms_admin.web.lists import POSITION_PARAMS, list_context, parse_list_params, render_list
 from lms_admin.web.pager import paginate
 from lms_admin.web.tables import PreparedRows
@@ -25,6 +26,8 @@ from ..selectors import (
     filter_archived,
 )
 from ..tables import ArchivedEnrollmentTable
+
+EXPORT_RETRY_SECONDS = 10
 
 
 @login_required
@@ -66,10 +69,29 @@ def archived_list(request: HttpRequest, plan_id: int) -> HttpResponse:
 @login_required
 @require_GET
 def archived_export(request: HttpRequest, plan_id: int) -> StreamingHttpResponse:
-    """Every archived record matching the Archived view's filters, as CSV streamed from one query."""
+    """Every archived record matching the Archived view's filters, as CSV streamed from one query.
+
+    One running export per user: a plan's whole archive takes seconds and a worker, so a second one started
+    while the first streams gets a 429 page instead."""
     plan = live.get_plan_for(request.user, plan_id)
     try:
         records = filter_archived(archived_enrollments_visible_to(request.user).filter(learning_plan=plan), request.GET)
     except ValidationError as exc:
         raise Http404(exc.message) from exc
-    return archived_csv_response(plan, records)
+    slot = ExportSlot.take(request.user)
+    if slot is None:
+        return refused_page(
+            request,
+            status=429,
+            title="An export is already running",
+            message=(
+                "Your previous CSV export is still being downloaded. Wait for it to finish (or cancel it), "
+                "then start this one again."
+            ),
+            retry_after=EXPORT_RETRY_SECONDS,
+        )
+    try:
+        return archived_csv_response(plan, records, slot=slot)
+    except BaseException:
+        slot.release()
+        raise

@@ -3,8 +3,10 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.template import Template, TemplateSyntaxError
+from django.template import Context, Template
 from django.utils import timezone
+
+from .defaults import SAMPLE_CONTEXT
 
 
 class NotificationEvent(models.TextChoices):
@@ -14,14 +16,24 @@ class NotificationEvent(models.TextChoices):
     LP_USER_UNENROLLED = "lp_user_unenrolled", "User unenrolled from a learning plan"
     COURSE_USER_ENROLLED = "course_user_enrolled", "User enrolled in a course"
     COURSE_USER_UNENROLLED = "course_user_unenrolled", "User unenrolled from a course"
+    RETRAINING_STARTED = "retraining_started", "A retraining rule re-enrolled the learner"
+    CERTIFICATION_EXPIRING = "certification_expiring", "Certification expiring soon"
+    CERTIFICATION_EXPIRED = "certification_expired", "Certification expired"
 
 
 def validate_template(value: str) -> None:
-    """A rule's template must compile: refused when the rule is saved, not found out when sending."""
+    """A rule's template must compile and render a sample message: refused when the rule is saved, not found
+    out when sending."""
     try:
-        Template(value)
-    except TemplateSyntaxError as exc:
+        template = Template(value)
+    except Exception as exc:  # noqa: BLE001 - a bad tag raises more than TemplateSyntaxError ({% include '../x' %})
         raise ValidationError(f"This template does not compile: {exc}", code="invalid_template") from exc
+    try:
+        template.render(Context(SAMPLE_CONTEXT, autoescape=False))
+    except Exception as exc:  # noqa: BLE001 - a missing include, a filter that raises: anything the sender would meet
+        raise ValidationError(
+            f"This template does not render a sample message: {type(exc).__name__}: {exc}", code="invalid_template"
+        ) from exc
 
 
 class NotificationRule(models.Model):

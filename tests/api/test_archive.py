@@ -14,6 +14,7 @@ JOB_KEYS = {
     "mode",
     "reset_tracking",
     "notify",
+    "trigger",
     "total",
     "processed",
     "progress",
@@ -208,6 +209,7 @@ def test_two_ids_start_a_job_answering_202_and_the_job_endpoints_show_it(
     assert response.status_code == 202, response.content
     job = response.json()["data"]["job"]
     assert set(job) == JOB_KEYS
+    assert job["trigger"] == "manual"
     assert (job["status"], job["mode"], job["reset_tracking"], job["notify"]) == ("queued", "reenroll", True, True)
     assert (job["total"], job["processed"], job["progress"]) == (2, 0, 0)
     assert job["requested_by"] == {"id": superadmin.pk, "username": superadmin.username}

@@ -9,7 +9,17 @@ from tests.factories import PowerUserFactory
 
 pytestmark = pytest.mark.django_db
 
-ITEM_KEYS = {"id", "archived_at", "archived_by", "user", "learning_plan", "certificate", "enrollment", "options"}
+ITEM_KEYS = {
+    "id",
+    "archived_at",
+    "archived_by",
+    "user",
+    "learning_plan",
+    "certificate",
+    "enrollment",
+    "options",
+    "trigger",
+}
 REF_KEYS = {"id", "username"}
 USER_KEYS = {"id", "username", "first_name", "last_name", "display_name", "language"}
 PLAN_KEYS = {"id", "title", "code", "uid", "status", "course_list", "credits"}
@@ -131,6 +141,7 @@ def test_an_archived_item_shows_the_frozen_copies_in_the_contract_formats(api_as
     assert item["enrollment"]["status"] == "active"
     assert item["enrollment"]["completed_at"].endswith("Z")
     assert item["options"] == {"mode": "reenroll", "reset_tracking": False, "notify": True}
+    assert item["trigger"] == "manual"
 
 
 def test_the_detail_adds_the_course_enrollments_with_exactly_their_keys(api_as, archived_world):

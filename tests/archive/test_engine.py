@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from archive.jobs import render_archived_certificates
 from archive.models import ArchivedCourseEnrollment, ArchivedPlanEnrollment
 from archive.services import archive_enrollments, check_shared_courses
 from enrollments.models import (
@@ -174,17 +175,35 @@ def test_a_course_without_material_is_archived_with_an_empty_tracking(learner, s
     assert LearningPlanEnrollment.objects.get().status == EnrollmentStatus.COMPLETED
 
 
-def test_keep_tracking_reenroll_leaves_exactly_the_material_added_since(plan, learner, superadmin, enrollment):
-    complete(learner, plan_materials(plan))
+def test_keep_tracking_reenroll_leaves_exactly_the_material_added_since(
+    plan, learner, superadmin, enrollment, django_capture_on_commit_callbacks
+):
+    complete(learner, plan_materials(plan))  # the certificate is issued; its PDF is not rendered yet
+    issued = IssuedCertificate.objects.get()
     added = TrainingMaterialFactory(course=plan.plan_courses.first().course, position=9, title="New regulation")
 
-    archive_enrollments(enrollment_ids=[enrollment.pk], actor=superadmin, mode="reenroll")
+    with django_capture_on_commit_callbacks() as callbacks:
+        archive_enrollments(enrollment_ids=[enrollment.pk], actor=superadmin, mode="reenroll", notify=False)
 
     assert left_to_do(learner, plan) == {added.pk}
     live = LearningPlanEnrollment.objects.get()
     assert (live.status, live.completed_at) == (EnrollmentStatus.IN_PROGRESS, None)
     assert not IssuedCertificate.objects.exists()  # the previous round's certificate left the live data
-    assert ArchivedPlanEnrollment.objects.get().certificate_assigned_at is not None
+    snapshot = ArchivedPlanEnrollment.objects.get()
+    assert snapshot.certificate_assigned_at == issued.issued_at
+    assert (snapshot.certificate, snapshot.certificate_pending) == (None, True)
+    assert snapshot.certificate_pending_template_number == plan.certificate_template_id
+    assert callbacks, "its rendering is asked for once the archive is committed"
+
+    # The certificates queue's job, run here: the PDF from the frozen data, in the archive store.
+    assert render_archived_certificates([snapshot.pk]) == 1
+    snapshot.refresh_from_db()
+    with snapshot.certificate.file.open("rb") as handle:
+        content = handle.read()
+    assert not snapshot.certificate_pending
+    assert snapshot.certificate_sha256 == snapshot.certificate.sha256 == hashlib.sha256(content).hexdigest()
+    assert content.startswith(b"%PDF")
+    assert not IssuedCertificate.objects.exists()  # the live row does not come back
 
 
 def test_keep_tracking_reenroll_with_nothing_left_completes_at_once_with_a_new_certificate(

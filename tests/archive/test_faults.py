@@ -93,9 +93,9 @@ def test_flushall_and_a_restart_of_the_tests_own_redis_mid_job_lose_nothing(supe
 def test_redis_down_at_submit_keeps_the_job_and_the_reconciler_runs_it_once_redis_is_back(
     superadmin, tmp_path, settings, caplog
 ):
+    plan, ids = enrolled_plan(3)
     redis = PrivateRedis()  # not started yet: nothing listens on its port
     settings.RQ_QUEUES = redis.queues_config()
-    plan, ids = enrolled_plan(3)
 
     with caplog.at_level(logging.ERROR, logger="archive.services.submission"):
         job = start_archive_job(learning_plan=plan, actor=superadmin, mode="reenroll", enrollment_ids=ids)
@@ -138,27 +138,6 @@ def test_pg_terminate_backend_of_the_workers_connection_mid_batch_is_retried_wit
     assert job.status == "completed" and job.counts == {"archived": 6}
     assert job.attempts == 1  # the same run retried the batch on a fresh connection
     assert assert_nothing_lost_or_duplicated([job]) == "0 lost, 0 duplicated"
-
-
-def test_two_jobs_with_overlapping_selections_archive_each_enrollment_once(superadmin, tmp_path):
-    plan, ids = enrolled_plan(8)
-    first = start_archive_job(learning_plan=plan, actor=superadmin, mode="reenroll", enrollment_ids=ids[:6])
-    second = start_archive_job(learning_plan=plan, actor=superadmin, mode="reenroll", enrollment_ids=ids[2:])
-    with job_worker(tmp_path, "one", extra_env=job_env()), job_worker(tmp_path, "two", extra_env=job_env()):
-        jobs = [wait_until_finished(first), wait_until_finished(second)]
-
-    overlap = ids[2:6]
-    archived = [
-        pk for job in jobs for pk in job.items.filter(outcome="archived").values_list("enrollment_id", flat=True)
-    ]
-    assert sorted(archived) == ids  # each enrollment archived by exactly one of the jobs
-    skipped = [
-        pk
-        for job in jobs
-        for pk in job.items.filter(outcome="skipped_already_archived").values_list("enrollment_id", flat=True)
-    ]
-    assert sorted(skipped) == overlap
-    assert assert_nothing_lost_or_duplicated(jobs) == "0 lost, 0 duplicated"
 
 
 def test_a_double_submitted_job_archives_each_enrollment_once(superadmin, tmp_path):

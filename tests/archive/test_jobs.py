@@ -14,14 +14,15 @@ import django_rq
 import pytest
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.utils import timezone
 
 from archive.exports import job_items_csv_lines
 from archive.models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode
 from archive.services import archive_batch, cancel_archive_job, reconcile, start_archive_job
-from enrollments.models import LearningPlan, LearningPlanEnrollment
-from enrollments.services import enroll_user
+from enrollments.models import IssuedCertificate, LearningPlan, LearningPlanEnrollment, TrackingStatus, TrainingMaterial
+from enrollments.services import enroll_user, record_material_progress
 from lms_admin.accounts.models import User
 from lms_admin.audit.models import AuditEvent
 from lms_admin.notifications.models import NotificationRule
@@ -49,13 +50,22 @@ def notification_rules(django_db_blocker):
             )
 
 
-def enrolled_plan(count: int, *, courses: int = 2, name: str = "learner") -> tuple[LearningPlan, list[int]]:
-    """A plan of `courses` courses with `count` learners enrolled through the real service; enrollment ids."""
-    plan = make_plan(courses=courses, materials_per_course=2)
-    ids = [
-        enroll_user(user=UserFactory(username=f"{name}{plan.pk}-{i}", first_name=name), learning_plan=plan).pk
-        for i in range(count)
-    ]
+def enrolled_plan(
+    count: int, *, courses: int = 2, name: str = "learner", completed: int = 1
+) -> tuple[LearningPlan, list[int]]:
+    """A plan of `courses` courses with a certificate template and `count` learners enrolled through the real
+    services; the first `completed` of them completed it and hold a certificate PDF. Enrollment ids."""
+    plan = make_plan(courses=courses, materials_per_course=2, template=True)
+    users = [UserFactory(username=f"{name}{plan.pk}-{i}", first_name=name) for i in range(count)]
+    ids = [enroll_user(user=user, learning_plan=plan).pk for user in users]
+    materials = list(TrainingMaterial.objects.filter(course__plan_links__learning_plan=plan))
+    for user in users[:completed]:
+        for material in materials:
+            record_material_progress(user=user, material=material, status=TrackingStatus.COMPLETED)
+        certificate = IssuedCertificate.objects.get(user=user, learning_plan=plan)
+        certificate.file.save(f"certificate-{user.pk}.pdf", ContentFile(f"%PDF {user.username}".encode()))
+    # The bytes above stand in for the renderer: its queued jobs must not rewrite the files mid-test.
+    django_rq.get_queue("certificates").empty()
     return plan, sorted(ids)
 
 
@@ -341,15 +351,18 @@ def test_purge_jobs_removes_finished_jobs_past_retention_and_snapshots_keep_thei
 
 
 @pytest.mark.django_db
-def test_a_job_interrupted_too_many_times_is_failed_with_the_rest_not_processed(superadmin, settings):
+def test_a_job_interrupted_too_many_times_is_failed_and_its_committed_batch_still_reads_archived(superadmin, settings):
     plan, ids = enrolled_plan(3)
     job = start_archive_job(learning_plan=plan, actor=superadmin, mode="reenroll", enrollment_ids=ids)
-    job.items.filter(enrollment_id=ids[0]).update(outcome="archived")
+    # The last run committed the first enrollment's batch, and its worker died before writing the outcome.
+    [committed] = archive_batch(
+        [(ids[0], 1)], actor=superadmin, mode=ArchiveMode.REENROLL, reset_tracking=False, notify=True, job=job
+    )
     ArchiveJob.objects.filter(pk=job.pk).update(
         status="running",
         attempts=settings.ARCHIVE_JOB_MAX_ATTEMPTS,
         lease_owner="crashed",
-        lease_expires_at=timezone.now() - datetime.timedelta(seconds=1),
+        lease_expires_at=timezone.now() - datetime.timedelta(hours=1),
     )
 
     report = reconcile()
@@ -358,4 +371,6 @@ def test_a_job_interrupted_too_many_times_is_failed_with_the_rest_not_processed(
     assert report.failed == [job.pk] and report.requeued == []
     assert job.status == "failed" and "interrupted too many times" in job.error
     assert job.counts == {"archived": 1, "not_processed": 2} and job.processed == 3
+    assert job.items.get(enrollment_id=ids[0]).archive_id == committed.archive_id
     assert audit_actions(job)[-1] == "archive_job.finished"
+    assert assert_nothing_lost_or_duplicated([job]) == "0 lost, 0 duplicated"

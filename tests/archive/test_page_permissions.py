@@ -12,6 +12,7 @@ from django.urls import reverse
 from archive.models import ArchivedPlanEnrollment, ArchiveJob
 from enrollments.models import LearningPlanEnrollment
 from tests.archive.pages_world import ArchiveWorld, world_fixture  # noqa: F401 - the `world` fixture
+from tests.archive.popup_forms import signed_key
 
 ROLES = ("anonymous", "learner", "power_assigned", "power_not_assigned", "manager", "director", "superadmin")
 
@@ -82,6 +83,8 @@ def test_every_archive_page_answers_each_role_as_specified(client, world, role, 
     data = {"mode": "sideways"} if "bad mode" in name else {}
     if name == "multi-select delete":
         data = {"archive_ids": [world.archived.pk]}
+    if method == "post":
+        data["request_key"] = signed_key(target)  # what the pop-up's form carries
     response = getattr(client, method)(target, data) if method == "post" else client.get(target)
     if role == "anonymous":
         assert response.status_code == 302

@@ -12,6 +12,7 @@ from django.urls import reverse
 from archive.models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem
 from enrollments.models import LearningPlanEnrollment
 from tests.archive.pages_world import world_fixture  # noqa: F401 - the `world` fixture
+from tests.archive.popup_forms import hidden_fields, opened, signed_key
 from tests.factories import enroll_in_bulk, make_plan
 
 HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "modal"}
@@ -25,7 +26,7 @@ def test_a_bad_mode_is_refused_in_the_popup_with_a_message_and_nothing_changes(c
     client.force_login(world.superadmin)
     live = LearningPlanEnrollment.objects.get(user=world.report, learning_plan=world.plan)
     url = reverse("archive:archive_enrollment", args=[world.plan.pk, live.pk])
-    response = client.post(url, {"mode": "sideways", "notify": "1"}, **HTMX)
+    response = client.post(url, {**opened(client, url), "mode": "sideways", "notify": "1"}, **HTMX)
     assert response.status_code == 422
     assert "Choose “Archive and re-enroll” or “Archive and unenroll”." in response.content.decode()
     assert '<div class="modal-frame">' in response.content.decode()  # the pop-up again, not a page
@@ -36,9 +37,8 @@ def test_a_bad_mode_is_refused_in_the_popup_with_a_message_and_nothing_changes(c
 def test_archiving_one_enrollment_without_javascript_redirects_with_the_outcome(client, world):
     client.force_login(world.superadmin)
     live = LearningPlanEnrollment.objects.get(user=world.report, learning_plan=world.plan)
-    response = client.post(
-        reverse("archive:archive_enrollment", args=[world.plan.pk, live.pk]), {"mode": "reenroll"}, follow=True
-    )
+    url = reverse("archive:archive_enrollment", args=[world.plan.pk, live.pk])
+    response = client.post(url, {**opened(client, url), "mode": "reenroll"}, follow=True)
     assert response.redirect_chain[-1][0] == reverse("enrollments:plan_enrollments", args=[world.plan.pk])
     assert "Rita Report: 1 enrollment archived." in response.content.decode()
     assert ArchivedPlanEnrollment.objects.filter(user=world.report, round=2, notify=False).exists()
@@ -48,7 +48,7 @@ def test_a_htmx_archive_closes_the_popup_refreshes_the_list_and_shows_the_messag
     client.force_login(world.superadmin)
     live = LearningPlanEnrollment.objects.get(user=world.report, learning_plan=world.plan)
     url = reverse("archive:archive_enrollment", args=[world.plan.pk, live.pk])
-    response = client.post(url, {"mode": "reenroll", "notify": "1"}, **HTMX)
+    response = client.post(url, {**opened(client, url), "mode": "reenroll", "notify": "1"}, **HTMX)
     assert response.status_code == 200
     assert '"modal:close"' in response["HX-Trigger"] and '"enrollments:refresh"' in response["HX-Trigger"]
     assert 'hx-swap-oob="true"' in response.content.decode()
@@ -60,10 +60,11 @@ def test_ids_of_another_plan_in_a_bulk_selection_are_named_and_nothing_starts(cl
     stranger = LearningPlanEnrollment.objects.create(user=world.learner, learning_plan=world.other_plan)
     mine = LearningPlanEnrollment.objects.filter(learning_plan=world.plan).values_list("pk", flat=True)[0]
     url = reverse("archive:bulk_archive", args=[world.plan.pk])
-    response = client.post(url, {"mode": "reenroll", "enrollment_ids": [mine, stranger.pk]}, **HTMX)
+    key = signed_key(url)
+    response = client.post(url, {"request_key": key, "mode": "reenroll", "enrollment_ids": [mine, stranger.pk]}, **HTMX)
     assert response.status_code == 422
     assert f"Not active enrollments of “Forklift safety”: {stranger.pk}." in response.content.decode()
-    response = client.post(url, {"mode": "reenroll", "enrollment_ids": ["12; DROP TABLE"]}, **HTMX)
+    response = client.post(url, {"request_key": key, "mode": "reenroll", "enrollment_ids": ["12; DROP TABLE"]}, **HTMX)
     assert response.status_code == 422
     assert "enrollment ids must be numbers" in response.content.decode()
     assert ArchiveJob.objects.count() == 1  # only the world's own job
@@ -77,7 +78,8 @@ def test_a_manual_selection_over_the_limit_shows_the_limit_and_starts_nothing(cl
     response = client.get(reverse("archive:bulk_archive", args=[world.plan.pk]), {"enrollment_ids": ids}, **HTMX)
     assert response.status_code == 422
     assert "3 enrollments were picked by hand; at most 2 can be." in response.content.decode()
-    client.post(reverse("archive:bulk_archive", args=[world.plan.pk]), {"mode": "reenroll", "enrollment_ids": ids})
+    url = reverse("archive:bulk_archive", args=[world.plan.pk])
+    client.post(url, {"request_key": signed_key(url), "mode": "reenroll", "enrollment_ids": ids})
     assert ArchiveJob.objects.count() == 1
 
 
@@ -145,18 +147,20 @@ def test_seed_demo_adds_archived_history_through_the_engine_and_one_finished_job
 def test_multi_select_delete_confirms_then_deletes_exactly_the_ticked_records(client, world):
     client.force_login(world.superadmin)
     live = LearningPlanEnrollment.objects.get(user=world.report, learning_plan=world.plan)
-    client.post(reverse("archive:archive_enrollment", args=[world.plan.pk, live.pk]), {"mode": "reenroll"})
+    popup = reverse("archive:archive_enrollment", args=[world.plan.pk, live.pk])
+    client.post(popup, {**opened(client, popup), "mode": "reenroll"})
     first, second = ArchivedPlanEnrollment.objects.filter(user=world.report).order_by("round")
     url = reverse("archive:archived_bulk_delete", args=[world.plan.pk])
-    confirm = client.get(url, {"archive_ids": [first.pk, second.pk]}, **HTMX).content.decode()
-    assert "Delete these 2 archived enrollments of <strong>Forklift safety</strong>?" in confirm
+    confirm = client.get(url, {"archive_ids": [first.pk, second.pk]}, **HTMX)
+    assert "Delete these 2 archived enrollments of <strong>Forklift safety</strong>?" in confirm.content.decode()
+    key = hidden_fields(confirm)["request_key"]
     assert ArchivedPlanEnrollment.objects.filter(user=world.report).count() == 2  # nothing before confirming
 
-    tampered = client.post(url, {"archive_ids": [first.pk, 999_999]}, **HTMX)
+    tampered = client.post(url, {"request_key": key, "archive_ids": [first.pk, 999_999]}, **HTMX)
     assert tampered.status_code == 422 and "999999" in tampered.content.decode()
     assert ArchivedPlanEnrollment.objects.filter(user=world.report).count() == 2
 
-    response = client.post(url, {"archive_ids": [first.pk, second.pk]}, **HTMX)
+    response = client.post(url, {"request_key": key, "archive_ids": [first.pk, second.pk]}, **HTMX)
     assert response.status_code == 200 and "2 archived enrollments deleted." in response.content.decode()
     assert not ArchivedPlanEnrollment.objects.filter(user=world.report).exists()
     world.plan.refresh_from_db()

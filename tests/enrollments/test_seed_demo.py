@@ -1,5 +1,6 @@
 """`manage.py seed_demo` (SPEC §6): deterministic demo data, the demo logins, and a refusal to mix data."""
 
+import datetime
 import hashlib
 import io
 
@@ -8,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from pypdf import PdfReader
 
+from archive.compliance import compliance_counts
 from enrollments.models import (
     Course,
     CourseEnrollment,
@@ -15,6 +17,7 @@ from enrollments.models import (
     LearningPlan,
     LearningPlanEnrollment,
     MaterialTracking,
+    RetrainingRule,
 )
 from lms_admin.accounts.models import Level, ManagerLink, User
 from lms_admin.accounts.roles import has_admin_role, is_power_user, is_superadmin, manages_anyone
@@ -174,3 +177,11 @@ def test_the_demo_logins_work_and_have_their_roles(client):
     assert manages_anyone(director)
     # Other managers report to the director too: a real two-level hierarchy.
     assert ManagerLink.objects.filter(manager=director).count() > 1
+
+
+def test_the_demo_has_retraining_rules_and_every_compliance_state_on_its_day():
+    seed("--now", "2026-12-04T09:00:00+00:00")
+    assert RetrainingRule.objects.count() == 2
+    counts = compliance_counts(LearningPlanEnrollment.objects.all(), today=datetime.date(2026, 12, 4))
+    states = {state for plan in counts.values() for state, n in plan.items() if n}
+    assert states == {"certified", "due", "expired", "retraining", "never_completed", "exempt"}

@@ -211,6 +211,20 @@ def test_completed_is_sticky_and_a_reset_of_a_shared_course_only_recomputes_unfi
     assert (recomputed.status, recomputed.completed_at) == (ENROLLED, None)
 
 
+def test_a_recompute_leaves_a_completed_enrollment_untouched_and_reports_only_new_completions(learner):
+    plan = make_plan(courses=1, materials_per_course=1)
+    enrollment = enroll_user(user=learner, learning_plan=plan, now=at(0))
+    progress(learner, plan.courses.get().materials.get(), DONE, 2)
+    done = plan_enrollment(learner, plan)
+    assert (done.status, done.completed_at) == (COMPLETED, at(2))
+
+    CourseEnrollment.objects.update(status=ENROLLED, completed_at=None)  # whatever the courses say now
+    assert recompute_plan_statuses([enrollment.pk], now=at(9)) == []
+
+    again = plan_enrollment(learner, plan)
+    assert (again.status, again.completed_at, again.updated_at) == (COMPLETED, at(2), done.updated_at)
+
+
 # --- validity -----------------------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 from archive.models import ArchivedPlanEnrollment, ArchiveJob
 from lms_admin.accounts.models import ApiToken, User
 from lms_admin.accounts.tokens import hash_token
+from tests.archive.popup_forms import signed_key
 from tests.security.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -75,21 +76,30 @@ UNSAFE: dict[str, Unsafe] = {
         "superadmin",
         "POST",
         lambda w: reverse("archive:archive_enrollment", args=[w.plan.pk, w.enrollment.pk]),
-        lambda w: {"mode": "reenroll", "notify": ""},
+        lambda w: {
+            "mode": "reenroll",
+            "notify": "",
+            "round": w.enrollment.round,
+            "request_key": signed_key(reverse("archive:archive_enrollment", args=[w.plan.pk, w.enrollment.pk])),
+        },
         newcomer_archived,
     ),
     "archive a selection": Unsafe(
         "superadmin",
         "POST",
         lambda w: reverse("archive:bulk_archive", args=[w.plan.pk]),
-        lambda w: {"enrollment_ids": [w.enrollment.pk, w.record.enrollment_id], "mode": "reenroll"},
+        lambda w: {
+            "enrollment_ids": [w.enrollment.pk, w.record.enrollment_id],
+            "mode": "reenroll",
+            "request_key": signed_key(reverse("archive:bulk_archive", args=[w.plan.pk])),
+        },
         second_job_started,
     ),
     "delete an archived record": Unsafe(
         "superadmin",
         "POST",
         lambda w: reverse("archive:archived_delete", args=[w.record.pk]),
-        lambda w: {},
+        lambda w: {"request_key": signed_key(reverse("archive:archived_delete", args=[w.record.pk]))},
         record_gone,
     ),
     "cancel a job": Unsafe(

@@ -13,6 +13,9 @@ from collections.abc import Callable
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from archive.models import RetrainingExemption, RetrainingRun
+from archive.services.retraining import utc_today
+from enrollments.models import RetrainingRule
 from tests.security.conftest import ROLES, World
 
 pytestmark = pytest.mark.django_db
@@ -42,7 +45,7 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int, int, int, int]] = {
     ("archive:archived_detail", "GET"):                 (302, 403, 200, 404, 200, 404, 200, 403),
     ("archive:archived_certificate", "GET"):            (302, 403, 200, 404, 200, 404, 200, 403),
     ("archive:archived_delete", "GET"):                 (302, 403, 403, 404, 403, 404, 200, 403),
-    ("archive:archived_delete", "POST"):                (302, 403, 403, 404, 403, 404, 302, 403),
+    ("archive:archived_delete", "POST"):                (302, 403, 403, 404, 403, 404, 422, 403),
     ("archive:archived_bulk_delete", "GET"):            (302, 403, 403, 404, 403, 403, 422, 403),
     ("archive:archived_bulk_delete", "POST"):           (302, 403, 403, 404, 403, 403, 422, 403),
     ("archive:job_list", "GET"):                        (302, 403, 403, 403, 403, 403, 200, 403),
@@ -51,6 +54,18 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int, int, int, int]] = {
     ("archive:job_items_csv", "GET"):                   (302, 403, 404, 404, 404, 404, 200, 403),
     ("archive:job_cancel", "POST"):                     (302, 403, 404, 404, 404, 404, 302, 403),
     ("archive:team", "GET"):                            (302, 403, 403, 403, 200, 200, 403, 403),
+    ("archive:retraining", "GET"):                      (302, 403, 200, 404, 403, 403, 200, 403),
+    ("archive:retraining", "POST"):                     (302, 403, 403, 404, 403, 403, 422, 403),
+    ("archive:retraining_forecast", "GET"):             (302, 403, 200, 404, 403, 403, 200, 403),
+    ("archive:retraining_dry_run", "GET"):              (302, 403, 200, 404, 403, 403, 200, 403),
+    ("archive:retraining_rule_delete", "GET"):          (302, 403, 403, 404, 403, 403, 200, 403),
+    ("archive:retraining_rule_delete", "POST"):         (302, 403, 403, 404, 403, 403, 302, 403),
+    ("archive:retraining_run_now", "POST"):             (302, 403, 403, 404, 403, 403, 302, 403),
+    ("archive:retraining_run_confirm", "POST"):         (302, 403, 403, 404, 403, 403, 422, 403),
+    ("archive:retraining_exemption_add", "POST"):       (302, 403, 403, 404, 403, 403, 422, 403),
+    ("archive:retraining_exemption_remove", "POST"):    (302, 403, 403, 404, 403, 403, 302, 403),
+    ("archive:compliance", "GET"):                      (302, 403, 200, 200, 403, 403, 200, 403),
+    ("archive:compliance_export", "GET"):               (302, 403, 200, 200, 403, 403, 200, 403),
     ("admin:index", "GET"):                             (302, 302, 302, 302, 302, 302, 302, 200),
     ("api:openapi-json", "GET"):                        (200, 200, 200, 200, 200, 200, 200, 200),
     ("api:openapi-view", "GET"):                        (200, 200, 200, 200, 200, 200, 200, 200),
@@ -64,6 +79,14 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int, int, int, int]] = {
     ("api:get_job", "GET"):                             (401, 403, 404, 404, 404, 404, 200, 403),
     ("api:list_job_items", "GET"):                      (401, 403, 404, 404, 404, 404, 200, 403),
     ("api:cancel_job", "POST"):                         (401, 403, 404, 404, 404, 404, 200, 403),
+    ("api:get_retraining_rule", "GET"):                 (401, 403, 200, 404, 403, 403, 200, 403),
+    ("api:put_retraining_rule", "PUT"):                 (401, 403, 403, 404, 403, 403, 400, 403),
+    ("api:delete_retraining_rule", "DELETE"):           (401, 403, 403, 404, 403, 403, 204, 403),
+    ("api:get_retraining_forecast", "GET"):             (401, 403, 200, 404, 403, 403, 200, 403),
+    ("api:start_retraining_run", "POST"):               (401, 403, 403, 404, 403, 403, 202, 403),
+    ("api:get_retraining_run", "GET"):                  (401, 403, 200, 404, 403, 403, 200, 403),
+    ("api:confirm_retraining_run", "POST"):             (401, 403, 403, 404, 403, 403, 400, 403),
+    ("api:list_compliance", "GET"):                     (401, 403, 200, 200, 403, 403, 200, 403),
 }  # fmt: skip
 
 
@@ -77,6 +100,42 @@ def _record(name: str) -> Callable[[World], str]:
 
 def _job(name: str) -> Callable[[World], str]:
     return lambda w: reverse(name, args=[w.job.pk])
+
+
+def _rule(w: World) -> RetrainingRule:
+    """The plan's retraining rule, made on first use (the Retraining tab's objects hang from it)."""
+    rule, _ = RetrainingRule.objects.get_or_create(
+        learning_plan=w.plan, defaults={"valid_for_months": 12, "user_statuses": ["active"]}
+    )
+    return rule
+
+
+def _retraining(name: str) -> Callable[[World], str]:
+    def url(w: World) -> str:
+        _rule(w)
+        return reverse(name, args=[w.plan.pk])
+
+    return url
+
+
+def _waiting_run(w: World) -> str:
+    run = RetrainingRun.objects.create(rule=_rule(w), run_date=utc_today(), status="awaiting_confirmation", selected=3)
+    return reverse("archive:retraining_run_confirm", args=[w.plan.pk, run.pk])
+
+
+def _exemption(w: World) -> str:
+    exemption = RetrainingExemption.objects.create(rule=_rule(w), user=w.users["learner"], reason="On leave")
+    return reverse("archive:retraining_exemption_remove", args=[w.plan.pk, exemption.pk])
+
+
+def _api_run(name: str) -> Callable[[World], str]:
+    def url(w: World) -> str:
+        run = RetrainingRun.objects.create(
+            rule=_rule(w), run_date=utc_today(), status="awaiting_confirmation", selected=3
+        )
+        return reverse(name, args=[run.pk])
+
+    return url
 
 
 def _selection(w: World) -> str:
@@ -107,6 +166,16 @@ URLS: dict[str, Callable[[World], str]] = {
     "archive:job_items_csv": _job("archive:job_items_csv"),
     "archive:job_cancel": _job("archive:job_cancel"),
     "archive:team": lambda w: reverse("archive:team"),
+    "archive:retraining": _retraining("archive:retraining"),
+    "archive:retraining_forecast": _retraining("archive:retraining_forecast"),
+    "archive:retraining_dry_run": _retraining("archive:retraining_dry_run"),
+    "archive:retraining_rule_delete": _retraining("archive:retraining_rule_delete"),
+    "archive:retraining_run_now": _retraining("archive:retraining_run_now"),
+    "archive:retraining_run_confirm": _waiting_run,
+    "archive:retraining_exemption_add": _retraining("archive:retraining_exemption_add"),
+    "archive:retraining_exemption_remove": _exemption,
+    "archive:compliance": lambda w: reverse("archive:compliance"),
+    "archive:compliance_export": lambda w: reverse("archive:compliance_export"),
     "admin:index": lambda w: reverse("admin:index"),
     "api:openapi-json": lambda w: reverse("api:openapi-json"),
     "api:openapi-view": lambda w: reverse("api:openapi-view"),
@@ -120,11 +189,19 @@ URLS: dict[str, Callable[[World], str]] = {
     "api:get_job": _job("api:get_job"),
     "api:list_job_items": _job("api:list_job_items"),
     "api:cancel_job": _job("api:cancel_job"),
+    "api:get_retraining_rule": _retraining("api:get_retraining_rule"),
+    "api:put_retraining_rule": _retraining("api:put_retraining_rule"),
+    "api:delete_retraining_rule": _retraining("api:delete_retraining_rule"),
+    "api:get_retraining_forecast": _retraining("api:get_retraining_forecast"),
+    "api:start_retraining_run": _retraining("api:start_retraining_run"),
+    "api:get_retraining_run": _api_run("api:get_retraining_run"),
+    "api:confirm_retraining_run": _api_run("api:confirm_retraining_run"),
+    "api:list_compliance": lambda w: reverse("api:list_compliance"),
 }
 
 
 def request(client, method: str, name: str, url: str):
-    if name.startswith("api:") and method in ("POST", "DELETE"):
+    if name.startswith("api:") and method in ("POST", "PUT", "DELETE"):
         return client.generic(method, url, "{}", content_type="application/json")
     return getattr(client, method.lower())(url)  # forms get an empty body: bad input for whoever may post
 

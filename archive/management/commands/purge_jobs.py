@@ -1,13 +1,17 @@
-"""`python manage.py purge_jobs`: delete finished archive jobs past their retention (SPEC §4.5)."""
+"""`python manage.py purge_jobs`: delete finished archive jobs past their retention (SPEC §4.5) and request keys
+past their 24 hours (SPEC §4.10)."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from archive.services import purge_finished_jobs
+from archive.services import purge_expired_request_keys, purge_finished_jobs
 
 
 class Command(BaseCommand):
-    help = "Delete finished archive jobs older than ARCHIVE_JOB_RETENTION_DAYS; archived records keep their data."
+    help = (
+        "Delete finished archive jobs older than ARCHIVE_JOB_RETENTION_DAYS (archived records keep their data) "
+        "and request keys older than 24 hours."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -20,3 +24,5 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         deleted = purge_finished_jobs(older_than_days=options["days"])
         self.stdout.write(f"Deleted {deleted} finished job(s) older than {options['days']} days.")
+        keys = purge_expired_request_keys()
+        self.stdout.write(f"Deleted {keys} request key(s) older than 24 hours.")

@@ -1,5 +1,6 @@
 """`python manage.py run_worker`: one RQ worker process serving every queue of the project, which also runs
-the archive-job reconciler at start and every ARCHIVE_RECONCILE_INTERVAL_SECONDS between jobs."""
+the archive-job reconciler and the retraining tick (daily runs, reminders) at start and every
+ARCHIVE_RECONCILE_INTERVAL_SECONDS between jobs."""
 
 from __future__ import annotations
 
@@ -49,9 +50,21 @@ class ReconcilingWorker(Worker):
                 self.log.info("Reconciler: re-enqueued %s, failed %s", report.requeued, report.failed)
         except Exception:
             self.log.exception("Reconciler run failed; retrying at the next interval.")
+        try:
+            self.retraining()
+        except Exception:
+            self.log.exception("Retraining tick failed; retrying at the next interval.")
         finally:
             # The work horse is a fork of this process: it must not inherit an open database connection.
             connections.close_all()
+
+    def retraining(self) -> None:
+        """Today's retraining runs (from RETRAINING_RUN_HOUR_UTC), finished runs, certification reminders."""
+        from archive.services.periodic import retraining_tick
+
+        report = retraining_tick()
+        if report["runs_started"] or report["runs_finished"]:
+            self.log.info("Retraining: started runs %s, finished %s", report["runs_started"], report["runs_finished"])
 
     def execute_job(self, job, queue):
         connections.close_all()
