@@ -8,48 +8,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('enrollments', '0002_drop_redundant_fk_indexes'),
+        ("enrollments", "0002_drop_redundant_fk_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RetrainingRule',
+            name="RetrainingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('valid_for_months', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(120)])),
-                ('anchor', models.CharField(choices=[('completion', 'From the completion date'), ('calendar', 'On a calendar date')], default='completion', max_length=16)),
-                ('month', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('day', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('min_active_days', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('window_days', models.PositiveSmallIntegerField(default=30, validators=[django.core.validators.MaxValueValidator(365)])),
-                ('reset_tracking', models.CharField(choices=[('false', 'Keep tracking'), ('true', 'Reset everything'), ('changed', 'Reset only what changed')], default='true', max_length=8)),
-                ('notify', models.BooleanField(default=True)),
-                ('user_statuses', models.JSONField(default=list, help_text='User statuses whose learners a run archives.')),
-                ('paused', models.BooleanField(default=False)),
-                ('start_after', models.DateField(blank=True, null=True)),
-                ('saved_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "valid_for_months",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(120),
+                        ]
+                    ),
+                ),
+                (
+                    "anchor",
+                    models.CharField(
+                        choices=[("completion", "From the completion date"), ("calendar", "On a calendar date")],
+                        default="completion",
+                        max_length=16,
+                    ),
+                ),
+                ("month", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("day", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("min_active_days", models.PositiveSmallIntegerField(blank=True, null=True)),
+                (
+                    "window_days",
+                    models.PositiveSmallIntegerField(
+                        default=30, validators=[django.core.validators.MaxValueValidator(365)]
+                    ),
+                ),
+                (
+                    "reset_tracking",
+                    models.CharField(
+                        choices=[
+                            ("false", "Keep tracking"),
+                            ("true", "Reset everything"),
+                            ("changed", "Reset only what changed"),
+                        ],
+                        default="true",
+                        max_length=8,
+                    ),
+                ),
+                ("notify", models.BooleanField(default=True)),
+                (
+                    "user_statuses",
+                    models.JSONField(default=list, help_text="User statuses whose learners a run archives."),
+                ),
+                ("paused", models.BooleanField(default=False)),
+                ("start_after", models.DateField(blank=True, null=True)),
+                ("saved_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.AddField(
-            model_name='learningplanenrollment',
-            name='certified_until',
+            model_name="learningplanenrollment",
+            name="certified_until",
             field=models.DateField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name='learningplanenrollment',
-            index=models.Index(fields=['learning_plan', 'certified_until'], name='lpe_plan_certified_idx'),
+            model_name="learningplanenrollment",
+            index=models.Index(fields=["learning_plan", "certified_until"], name="lpe_plan_certified_idx"),
         ),
         migrations.AddField(
-            model_name='retrainingrule',
-            name='learning_plan',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='retraining_rule', to='enrollments.learningplan'),
+            model_name="retrainingrule",
+            name="learning_plan",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="retraining_rule",
+                to="enrollments.learningplan",
+            ),
         ),
         migrations.AddField(
-            model_name='retrainingrule',
-            name='saved_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="retrainingrule",
+            name="saved_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
     ]
