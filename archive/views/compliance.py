@@ -109,6 +109,11 @@ def compliance(request: HttpRequest) -> HttpResponse:
     }
     if not wants_partial(request):
         # The counts are the page's, not the list's: a filter, sort or page swaps only the list.
+        # Filtered to one plan, only that plan is counted: a superadmin's all-plans count reads every enrollment.
+        chosen = str(request.GET.get("learning_plan") or "")
+        if chosen.isdigit() and int(chosen) in {pk for pk, _, _ in plans}:
+            plans = [plan for plan in plans if plan[0] == int(chosen)]
+            enrollments = enrollments.filter(learning_plan_id=int(chosen))
         counts = compliance_counts(enrollments, today=today)
         context["plan_counts"] = [
             {
