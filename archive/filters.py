@@ -207,7 +207,9 @@ class ArchivedFilterSet(django_filters.FilterSet):
         Last2": 1.5 s; a word whose matches are all old: 0.5 s). So the search decides itself, on facts: when a
         page's worth of the newest 1,000 records match, the walk in date order meets a page at once; otherwise
         the matching records are looked up through the trigram index (ape_names_trgm) and, when at most
-        SEARCH_IDS_MAX match, the list is filtered by their ids."""
+        SEARCH_IDS_MAX match, the list is filtered by their ids. Left slow: more than SEARCH_IDS_MAX matches, none
+        of them recent (0.33 s, the worst case in docs/PERFORMANCE.md): every way of reading it tests ~100,000
+        names."""
         terms = [term.upper() for term in value.split()[:5]]
         if not terms:
             return queryset

@@ -81,8 +81,15 @@ class ArchiveOneForm(ArchiveOptionsForm):
 # the Active filters of a select-all, the options, the request key and the CSRF token. Anything else was added by
 # hand: a select-all must not quietly ignore a filter it does not know and archive more than was asked.
 SELECTION_FIELDS = frozenset(
-    {"select_all", "enrollment_ids", *ACTIVE_FILTERS, *ArchiveOptionsForm.base_fields, "request_key"}
-) | {"csrfmiddlewaretoken"}
+    {
+        "select_all",
+        "enrollment_ids",
+        *ACTIVE_FILTERS,
+        *ArchiveOptionsForm.base_fields,
+        "request_key",
+        "csrfmiddlewaretoken",
+    }
+)
 MULTI_VALUED_FIELDS = frozenset({"enrollment_ids"})
 ENROLLMENT_ID = re.compile(r"[1-9][0-9]{0,18}")  # ASCII digits only: int() would also take " 26", "2_6" and "٢٦"
 

@@ -25,6 +25,7 @@ from .models import (
     TrackingStatus,
     TrainingMaterial,
 )
+from .races import retried_on_race
 from .retraining import certify_completed
 from .status import lock_learning_state, recompute_course_statuses, recompute_plan_statuses
 
@@ -44,6 +45,7 @@ def validity_for(
     return start, None
 
 
+@retried_on_race
 def enroll_user(
     *,
     user: User,
@@ -86,6 +88,7 @@ def enroll_user(
         return enrollment
 
 
+@retried_on_race
 def unenroll_user(*, enrollment: LearningPlanEnrollment) -> None:
     """Remove a learner from a plan: the plan enrollment, the course enrollments no other plan of theirs needs,
     and the live certificate. Tracking stays, so a later enrollment resumes where they were."""
@@ -106,6 +109,7 @@ def unenroll_user(*, enrollment: LearningPlanEnrollment) -> None:
         enrollment.delete()
 
 
+@retried_on_race
 def record_material_progress(
     *,
     user: User,
@@ -134,6 +138,7 @@ def record_material_progress(
         return tracking
 
 
+@retried_on_race
 def complete_course_enrollment(
     *, course_enrollment: CourseEnrollment, now: datetime.datetime | None = None
 ) -> CourseEnrollment:

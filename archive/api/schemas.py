@@ -180,6 +180,8 @@ class ArchivedFilters(Schema):
 
 
 class ArchiveIn(StrictSchema):
+    """What to archive and how; an unknown field or filter, or a value of another JSON type, answers 400."""
+
     enrollment_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(
         None, description="Enrollments of this plan to archive. One id is archived at once; two or more start a job."
     )

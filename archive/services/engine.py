@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
-import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,9 +11,10 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from enrollments.races import retried_on_race
 from enrollments.services import delete_live_certificates, refresh_plan_statuses
 from enrollments.status import plan_enrollment_ids_touching, recompute_course_statuses
 from lms_admin.accounts.models import User
@@ -29,13 +28,6 @@ from .certificates import enqueue_pending_certificates, store_live_certificates
 from .shared_courses import PlanCourse, plan_courses, shared_by_plan
 
 logger = logging.getLogger(__name__)
-
-# A deadlock or serialization failure is a race lost to another transaction, not the items' fault: a single archive
-# runs the rolled-back batch again (SPEC §4.10) after a short pause; run at once, it takes its first row back before
-# the winner wakes up to lock it, and loses the same deadlock again (seen in tests/archive/test_concurrency.py).
-RACE_SQLSTATES = {"40P01", "40001"}
-RACE_RETRIES = 3
-RACE_PAUSE_SECONDS = 0.05
 
 
 class ItemResult(NamedTuple):
@@ -119,17 +111,8 @@ def archive_enrollments(
 
 
 def _archive_batch_retrying(batch: Sequence[tuple[int, int]], **options) -> list[ItemResult]:
-    """archive_batch, run again up to RACE_RETRIES times when it lost a race (a deadlock, a serialization failure)."""
-    for attempt in range(1, RACE_RETRIES + 1):
-        try:
-            return archive_batch(batch, **options)
-        except OperationalError as exc:
-            sqlstate = getattr(exc.__cause__, "sqlstate", None)
-            if sqlstate not in RACE_SQLSTATES:
-                raise
-            logger.warning("Archive batch lost a race (%s); attempt %s of %s.", sqlstate, attempt + 1, RACE_RETRIES + 1)
-            time.sleep(RACE_PAUSE_SECONDS * attempt * random.uniform(1, 2))
-    return archive_batch(batch, **options)
+    """archive_batch, run again up to 3 times when it lost a race (a deadlock, a serialization failure)."""
+    return retried_on_race(archive_batch)(batch, **options)
 
 
 def current_rounds(ids: Sequence[int]) -> list[tuple[int, int]]:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from enrollments.models import CourseEnrollment, LearningPlanEnrollment
+from enrollments.races import retried_on_race
 from enrollments.services import delete_live_certificates, refresh_plan_statuses
 from enrollments.status import recompute_course_statuses
 from lms_admin.accounts.models import ApiToken, ManagerLink, User
@@ -123,6 +124,7 @@ def preview_merge(*, kept: User, merged: Sequence[User]) -> MergePreview:
     )
 
 
+@retried_on_race
 def merge_users(*, kept: User, merged: Sequence[User], actor: User) -> MergePreview:
     """Merge `merged` into `kept`. Returns the preview as it stood when the merge ran."""
     require_superadmin(actor)
