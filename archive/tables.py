@@ -7,6 +7,15 @@ import django_tables2 as tables
 from lms_admin.web.tables import actions_column, select_column
 
 
+def _cell(verbose_name: str) -> tables.Column:
+    """A column whose cell the table's row template renders (no value read from the record)."""
+    return tables.Column(empty_values=(), verbose_name=verbose_name)
+
+
+def _num(verbose_name: str) -> tables.Column:
+    return tables.Column(empty_values=(), verbose_name=verbose_name, attrs={"th": {"class": "num"}})
+
+
 class ArchivedEnrollmentTable(tables.Table):
     """Columns of the Archived view (sort names of `selectors.ARCHIVED_LIST`), rendered one row at a time by its
     template (keep both in this order)."""
@@ -14,9 +23,9 @@ class ArchivedEnrollmentTable(tables.Table):
     caption = "Archived enrollments"
 
     select = select_column()
-    user = tables.Column(empty_values=(), verbose_name="User")
+    user = _cell("User")
     archived_at = tables.Column(verbose_name="Archived")
-    archived_by = tables.Column(empty_values=(), verbose_name="Archived by")
+    archived_by = _cell("Archived by")
     plan_status = tables.Column(verbose_name="Plan status at archive")
     completed_at = tables.Column(verbose_name="Completed")
     certificate = tables.Column(empty_values=(), verbose_name="Certificate", orderable=False)
@@ -42,23 +51,19 @@ class TeamArchivedTable(ArchivedEnrollmentTable):
         exclude = ("select",)
 
 
-def _num(verbose_name: str) -> tables.Column:
-    return tables.Column(empty_values=(), verbose_name=verbose_name, attrs={"th": {"class": "num"}})
-
-
 class JobTable(tables.Table):
     """The background jobs, newest first, rendered one row at a time by its template (keep both in this order)."""
 
     caption = "Archive jobs"
 
-    job = tables.Column(empty_values=(), verbose_name="Job")
-    learning_plan = tables.Column(empty_values=(), verbose_name="Learning plan")
-    status = tables.Column(empty_values=(), verbose_name="Status")
-    progress = tables.Column(empty_values=(), verbose_name="Progress")
-    counts = tables.Column(empty_values=(), verbose_name="Counts")
-    requested_by = tables.Column(empty_values=(), verbose_name="Requested by")
-    created_at = tables.Column(empty_values=(), verbose_name="Created")
-    finished_at = tables.Column(empty_values=(), verbose_name="Finished")
+    job = _cell("Job")
+    learning_plan = _cell("Learning plan")
+    status = _cell("Status")
+    progress = _cell("Progress")
+    counts = _cell("Counts")
+    requested_by = _cell("Requested by")
+    created_at = _cell("Created")
+    finished_at = _cell("Finished")
 
     class Meta:
         template_name = "archive/includes/job_table.html"
@@ -71,11 +76,11 @@ class JobItemTable(tables.Table):
     The view sets the caption (it names the job)."""
 
     position = _num("#")
-    enrollment = tables.Column(empty_values=(), verbose_name="Enrollment")
+    enrollment = _cell("Enrollment")
     round = _num("Round")
-    outcome = tables.Column(empty_values=(), verbose_name="Outcome")
-    archive = tables.Column(empty_values=(), verbose_name="Archived record")
-    message = tables.Column(empty_values=(), verbose_name="Message")
+    outcome = _cell("Outcome")
+    archive = _cell("Archived record")
+    message = _cell("Message")
 
     class Meta:
         template_name = "archive/includes/job_item_table.html"
@@ -90,13 +95,13 @@ class ComplianceTable(tables.Table):
 
     caption = "Learners and their compliance state"
 
-    learner = tables.Column(empty_values=(), verbose_name="Learner")
-    learning_plan = tables.Column(empty_values=(), verbose_name="Learning plan")
-    state = tables.Column(empty_values=(), verbose_name="State")
+    learner = _cell("Learner")
+    learning_plan = _cell("Learning plan")
+    state = _cell("State")
     round = _num("Round")
-    completed_at = tables.Column(empty_values=(), verbose_name="Completed")
-    certified_until = tables.Column(empty_values=(), verbose_name="Certified until")
-    due_from = tables.Column(empty_values=(), verbose_name="Due from")
+    completed_at = _cell("Completed")
+    certified_until = _cell("Certified until")
+    due_from = _cell("Due from")
 
     class Meta:
         template_name = "archive/includes/compliance_table.html"
@@ -110,11 +115,11 @@ class TeamComplianceTable(tables.Table):
 
     caption = "Compliance of my team per learning plan"
 
-    person = tables.Column(empty_values=(), verbose_name="Person")
-    learning_plan = tables.Column(empty_values=(), verbose_name="Learning plan")
-    state = tables.Column(empty_values=(), verbose_name="Compliance")
-    certified_until = tables.Column(empty_values=(), verbose_name="Certified until")
-    due_from = tables.Column(empty_values=(), verbose_name="Due from")
+    person = _cell("Person")
+    learning_plan = _cell("Learning plan")
+    state = _cell("Compliance")
+    certified_until = _cell("Certified until")
+    due_from = _cell("Due from")
 
     class Meta:
         template_name = "archive/includes/team_compliance_table.html"
