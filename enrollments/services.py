@@ -1,7 +1,8 @@
 """The only writers of live learning data: enroll, unenroll, progress, completion, certificates.
 
-Each locks what it changes in the one order of `status.lock_learning_state` (plan enrollments, then course
-enrollments, then tracking, each by id) before writing anything (SPEC §4.10).
+Each locks what it changes in the one order (SPEC §4.10) before writing anything: the learner
+(`status.lock_learners`, which refuses a merged one), then `status.lock_learning_state` (plan enrollments, then
+course enrollments, then tracking, each by id).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from .models import (
 )
 from .races import retried_on_race
 from .retraining import certify_completed
-from .status import lock_learning_state, recompute_course_statuses, recompute_plan_statuses
+from .status import lock_learners, lock_learning_state, recompute_course_statuses, recompute_plan_statuses
 
 
 def validity_for(
@@ -60,8 +61,10 @@ def enroll_user(
     with transaction.atomic():
         course_ids = list(learning_plan.plan_courses.values_list("course_id", flat=True))
         pairs = [(user.pk, cid) for cid in course_ids]
-        # The learner's other plan enrollments sharing these courses, and the course enrollments reused. The
-        # rows created below get ids above every existing one, so the id order holds.
+        # The learner first (no merge moves their rows meanwhile), then their other plan enrollments sharing these
+        # courses and the course enrollments reused. The rows created below get ids above every existing one, so
+        # the id order holds.
+        lock_learners([user.pk])
         lock_learning_state(pairs=pairs)
         if LearningPlanEnrollment.objects.filter(user=user, learning_plan=learning_plan).exists():
             raise ValidationError(f"{user} is already enrolled in {learning_plan}.", code="already_enrolled")
@@ -93,9 +96,10 @@ def unenroll_user(*, enrollment: LearningPlanEnrollment) -> None:
     """Remove a learner from a plan: the plan enrollment, the course enrollments no other plan of theirs needs,
     and the live certificate. Tracking stays, so a later enrollment resumes where they were."""
     with transaction.atomic():
+        lock_learners([enrollment.user_id])  # a merge has not moved the enrollment since it was read, or is refused
+        lock_learning_state(enrollment_ids=[enrollment.pk])
         user_id, plan_id = enrollment.user_id, enrollment.learning_plan_id
         course_ids = set(enrollment.learning_plan.plan_courses.values_list("course_id", flat=True))
-        lock_learning_state(enrollment_ids=[enrollment.pk])
         still_needed = set(
             LearningPlanEnrollment.objects.filter(user_id=user_id)
             .exclude(pk=enrollment.pk)
@@ -124,6 +128,7 @@ def record_material_progress(
     now = now or timezone.now()
     pairs = [(user.pk, material.course_id)]
     with transaction.atomic():
+        lock_learners([user.pk])
         touching = lock_learning_state(pairs=pairs)  # before the course enrollment and before the tracking
         tracking, _ = MaterialTracking.objects.update_or_create(
             user=user,
@@ -146,6 +151,7 @@ def complete_course_enrollment(
     now = now or timezone.now()
     pairs = [(course_enrollment.user_id, course_enrollment.course_id)]
     with transaction.atomic():
+        lock_learners([course_enrollment.user_id])
         touching = lock_learning_state(pairs=pairs)
         CourseEnrollment.objects.filter(pk=course_enrollment.pk).update(manually_completed_at=now)
         _recompute_locked(pairs, touching, now=now)
@@ -158,6 +164,7 @@ def refresh_after_progress(pairs: Sequence[tuple[int, int]], *, now: datetime.da
     (locked first, in the one order). Returns the plan enrollment ids that became Completed (their certificates
     are issued here)."""
     with transaction.atomic():
+        lock_learners([user_id for user_id, _ in pairs])
         return _recompute_locked(pairs, lock_learning_state(pairs=pairs), now=now)
 
 

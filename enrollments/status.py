@@ -2,9 +2,10 @@
 
 Both recomputes are set-based: one round trip for any number of rows, so the archive engine and the services
 call the same code for one enrollment or for a batch of thousands. Every path that changes a learner's state
-in a plan (SPEC §4.10) locks in one order — plan enrollments, then course enrollments, then tracking, each by
-id — and a recompute decides only after its rows are locked: the lock and the computation are separate
-statements, and under READ COMMITTED each statement reads the data as committed when it starts.
+in a plan (SPEC §4.10) locks in one order — the learners (`lock_learners`, for the paths that create or move a
+learner's rows), then plan enrollments, then course enrollments, then tracking, each by id — and a recompute
+decides only after its rows are locked: the lock and the computation are separate statements, and under READ
+COMMITTED each statement reads the data as committed when it starts.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 # The plan enrollments whose status depends on the (user, course) pairs given or on the courses of the plan
@@ -145,6 +147,32 @@ def _execute_after_lock(sql: str, params: dict, *, locked: bool) -> list[tuple]:
         while cursor.nextset():  # past the lock statements' results to the last statement's
             pass
         return cursor.fetchall() if cursor.description else []
+
+
+# The learners themselves come first in the order. FOR SHARE conflicts with a merge's FOR NO KEY UPDATE of the same
+# users, so a write that creates or moves a learner's rows (an enrollment, tracking) cannot interleave with a merge
+# moving that learner's rows to the kept user; the archive, which only rewrites rows it has locked, does not need it.
+LEARNERS_LOCK_SQL = """
+SELECT u.id, u.username, kept.username
+FROM accounts_user u
+LEFT JOIN accounts_user kept ON kept.id = u.merged_into_id
+WHERE u.id = ANY(%s::bigint[])
+ORDER BY u.id
+FOR SHARE OF u
+"""
+
+
+def lock_learners(user_ids: Sequence[int]) -> None:
+    """Lock these learners against a concurrent merge (first in the one lock order) and refuse a merged one: their
+    learning data belongs to the user they were merged into (SPEC §4.9)."""
+    with connection.cursor() as cursor:
+        cursor.execute(LEARNERS_LOCK_SQL, [sorted(set(user_ids))])
+        merged = [(username, kept) for _pk, username, kept in cursor.fetchall() if kept is not None]
+    if merged:
+        username, kept = merged[0]
+        raise ValidationError(
+            f"{username} was merged into {kept}: their learning data is {kept}'s now.", code="user_merged"
+        )
 
 
 def lock_learning_state(

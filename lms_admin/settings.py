@@ -200,6 +200,8 @@ ARCHIVE_JOB_RQ_TIMEOUT = env_int("ARCHIVE_JOB_RQ_TIMEOUT", 2 * 3600)
 ARCHIVE_JOB_MAX_ATTEMPTS = env_int("ARCHIVE_JOB_MAX_ATTEMPTS", 5)
 ARCHIVE_RECONCILE_INTERVAL_SECONDS = env_int("ARCHIVE_RECONCILE_INTERVAL_SECONDS", 60)
 ARCHIVE_RECONCILE_GRACE_SECONDS = env_int("ARCHIVE_RECONCILE_GRACE_SECONDS", 10)
+# A certificate (live, or pending on an archived record) unrendered this long is enqueued again by the reconciler.
+CERTIFICATES_RENDER_GRACE_SECONDS = env_int("CERTIFICATES_RENDER_GRACE_SECONDS", 60)
 
 # Retraining rules (SPEC §11): the hour (UTC) of the workers' daily run, the size above which a run waits for a
 # superadmin to confirm it, and how many days before expiry learners are reminded.

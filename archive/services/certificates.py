@@ -8,7 +8,6 @@ write to a snapshot after archiving, made once. The reconciler enqueues what wai
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
@@ -18,6 +17,7 @@ from django.http import FileResponse
 from django.utils import timezone
 
 from enrollments.certificates import render_pdf, template_html
+from enrollments.jobs import render_grace
 from lms_admin.accounts.models import User
 from lms_admin.audit import services as audit
 from lms_admin.web.downloads import file_download
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 CERTIFICATES_QUEUE = "certificates"
 RENDER_ARCHIVED_CERTIFICATES_JOB = "archive.jobs.render_archived_certificates"
 RENDER_CHUNK = 10  # PDFs per RQ job, as for live certificates (enrollments.jobs)
-PENDING_GRACE = datetime.timedelta(minutes=1)
 
 # Get-or-create the content-addressed row; DO UPDATE (not NOTHING) so that a row committed meanwhile is returned.
 STORE_SQL = """
@@ -118,14 +117,15 @@ def enqueue_pending_certificates(archive_ids: Sequence[int]) -> bool:
 
 
 def enqueue_stuck_pending_certificates(*, limit: int = 1000) -> int:
-    """For the reconciler: enqueue the pending certificates of records archived more than a minute ago, when the
-    certificates queue has nothing waiting (the running renders would otherwise be asked twice). Returns how many."""
+    """For the reconciler: enqueue the pending certificates of records archived longer ago than the render grace
+    (CERTIFICATES_RENDER_GRACE_SECONDS), when the certificates queue has nothing waiting (the running renders
+    would otherwise be asked twice). Returns how many."""
     import django_rq
 
     if django_rq.get_queue(CERTIFICATES_QUEUE).count:
         return 0
     ids = list(
-        ArchivedPlanEnrollment.objects.filter(certificate_pending=True, archived_at__lt=timezone.now() - PENDING_GRACE)
+        ArchivedPlanEnrollment.objects.filter(certificate_pending=True, archived_at__lt=timezone.now() - render_grace())
         .order_by("archived_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from enrollments.jobs import enqueue_stuck_certificates
 from lms_admin.audit.services import record
 from lms_admin.notifications.services import due_rows, enqueue_outbox_sender
 
@@ -150,12 +151,12 @@ def _nudge_outbox() -> bool:
 
 
 def _nudge_pending_certificates() -> int:
-    """Enqueue archived certificates still pending a minute after their archive (a lost queue entry, Redis down
-    at commit, a worker killed mid-render)."""
+    """Enqueue certificates still unrendered after the render grace — archived ones pending since their archive
+    and live ones since they were issued (a lost queue entry, Redis down at commit, a worker killed mid-render)."""
     try:
-        return enqueue_stuck_pending_certificates()
+        return enqueue_stuck_pending_certificates() + enqueue_stuck_certificates()
     except Exception:
-        logger.exception("Reconciler: could not enqueue the pending archived certificates.")
+        logger.exception("Reconciler: could not enqueue the unrendered certificates.")
         return 0
 
 

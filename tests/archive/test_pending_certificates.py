@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import io
+import logging
 from pathlib import Path
 
 import django_rq
@@ -22,12 +23,12 @@ from archive.jobs import render_archived_certificates
 from archive.models import ArchivedPlanEnrollment
 from archive.services import archive_enrollments, reconcile
 from enrollments.certificates import render_certificate
-from enrollments.models import IssuedCertificate, LearningPlan, LearningPlanEnrollment
+from enrollments.models import EnrollmentStatus, IssuedCertificate, LearningPlan, LearningPlanEnrollment
 from enrollments.services import enroll_user, issue_certificates
 from lms_admin.accounts.models import User
 from tests.archive.test_engine import complete, plan_materials
 from tests.factories import UserFactory, make_plan
-from tests.workers import empty_queues, wait_for, worker_process
+from tests.workers import PrivateRedis, empty_queues, wait_for, worker_process
 
 CERTIFICATES = "certificates"
 
@@ -170,3 +171,34 @@ def test_the_details_page_and_the_api_say_the_certificate_is_being_prepared(clie
     )
     download = client.get(reverse("archive:archived_certificate", args=[snapshot.pk]))
     assert download.status_code == 200 and b"".join(download.streaming_content).startswith(b"%PDF")
+
+
+@pytest.mark.fault
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_redis_down_when_a_certificate_is_issued_keeps_the_progress_and_the_reconciler_renders_it_later(
+    tmp_path, settings, caplog
+):
+    redis = PrivateRedis()  # not started yet: nothing listens on its port
+    settings.RQ_QUEUES = redis.queues_config()
+
+    with caplog.at_level(logging.ERROR, logger="enrollments.jobs"):
+        learner, _plan, enrollment = completed_learner(title="Ladder Safety")
+
+    assert LearningPlanEnrollment.objects.get(pk=enrollment.pk).status == EnrollmentStatus.COMPLETED
+    assert "Could not enqueue certificates" in caplog.text
+    certificate = IssuedCertificate.objects.get(user=learner)
+    redis.start()
+    try:
+        env = {"ARCHIVE_RECONCILE_INTERVAL_SECONDS": 1, "CERTIFICATES_RENDER_GRACE_SECONDS": 1}
+        with worker_process(log_path=tmp_path / "worker.log", redis_url=redis.url, extra_env=env):
+            rendered = wait_for(
+                lambda: IssuedCertificate.objects.filter(pk=certificate.pk).exclude(file="").first(),
+                timeout=60,
+                message="the reconciler never asked for the certificate issued while Redis was down",
+            )
+    finally:
+        redis.stop()
+
+    with rendered.file.open("rb") as handle:
+        assert "Ada Lovelace" in pdf_text(handle.read())

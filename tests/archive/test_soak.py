@@ -37,9 +37,7 @@ from tests.workers import wait_for
 pytestmark = [pytest.mark.fault, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 SOAK_SECONDS = float(os.environ.get("SOAK_SECONDS", "30"))
-# User merges take part in `make soak`; the suite's 30 s run leaves them out until the invariant failure they
-# showed there (an archive of a merged learner's round with no course snapshots) is understood.
-SOAK_MERGES = os.environ.get("SOAK_MERGES", "0") == "1"
+SOAK_MERGES = os.environ.get("SOAK_MERGES", "1") == "1"  # SOAK_MERGES=0 leaves user merges out
 LEARNERS_PER_GROUP = 12
 MERGE_EVERY = 2.5  # seconds
 MAX_JOBS_WAITING = 4  # two workers drain them; more would only lengthen the wait at the end
