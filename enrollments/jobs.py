@@ -9,6 +9,9 @@ import django_rq
 from django.conf import settings
 from django.utils import timezone
 
+from lms_admin.pause import pause_point
+from lms_admin.queues import enqueues_are_held
+
 from .models import IssuedCertificate
 
 logger = logging.getLogger(__name__)
@@ -24,6 +27,8 @@ def enqueue_certificate_rendering(certificate_ids: list[int]) -> bool:
     them: called after the commit that issued them, so the rows stay, unrendered, and the reconciler enqueues them
     (enqueue_stuck_certificates)."""
     ids = list(certificate_ids)
+    if enqueues_are_held():
+        return False
     try:
         queue = django_rq.get_queue(CERTIFICATES_QUEUE)
         for start in range(0, len(ids), RENDER_CHUNK):
@@ -58,11 +63,13 @@ def enqueue_stuck_certificates(*, limit: int = 1000) -> int:
 def render_certificates(certificate_ids: list[int]) -> int:
     """Render the PDFs of these certificate rows; returns how many were stored (rows deleted, re-issued or
     rendered meanwhile are skipped)."""
-    from .certificates import render_certificate
+    from .certificates import render_certificates_of
 
-    rendered = 0
-    for certificate in IssuedCertificate.objects.filter(pk__in=certificate_ids, file="").select_related(
-        "user", "learning_plan"
-    ):
-        rendered += render_certificate(certificate)
-    return rendered
+    pause_point("before_render_chunk", 1)
+    return render_certificates_of(
+        list(
+            IssuedCertificate.objects.filter(pk__in=certificate_ids, file="")
+            .select_related("user", "learning_plan")
+            .order_by("pk")
+        )
+    )

@@ -138,7 +138,9 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 
 # Redis: the queue trigger. PostgreSQL holds the truth of every job.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-RQ_QUEUE_NAMES = ["archive", "certificates", "notifications", "default"]
+# The one worker takes the first queue that has a job, in this order: an archive job, then the notification sender
+# (in slices), then a chunk of certificate PDFs — so a job and its notifications wait for one chunk at most.
+RQ_QUEUE_NAMES = ["archive", "notifications", "certificates", "default"]
 RQ_QUEUES = {name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600} for name in RQ_QUEUE_NAMES}
 RQ = {"COMMIT_MODE": "on_db_commit"}
 

@@ -20,6 +20,7 @@ from enrollments.certificates import render_pdf, template_html
 from enrollments.jobs import render_grace
 from lms_admin.accounts.models import User
 from lms_admin.audit import services as audit
+from lms_admin.queues import enqueues_are_held
 from lms_admin.web.downloads import file_download
 
 from ..models import ArchivedPlanEnrollment
@@ -106,6 +107,8 @@ def enqueue_pending_certificates(archive_ids: Sequence[int]) -> bool:
     import django_rq
 
     ids = list(archive_ids)
+    if enqueues_are_held():
+        return False
     try:
         queue = django_rq.get_queue(CERTIFICATES_QUEUE, commit_mode="auto")
         for start in range(0, len(ids), RENDER_CHUNK):

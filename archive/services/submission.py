@@ -23,6 +23,7 @@ from enrollments.models import LearningPlan, LearningPlanEnrollment
 from enrollments.selectors import filter_plan_enrollments
 from lms_admin.accounts.models import User
 from lms_admin.audit.services import record
+from lms_admin.queues import enqueues_are_held
 
 from ..models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, ArchiveMode, RetrainingRun, Trigger
 from .engine import (
@@ -362,9 +363,12 @@ def new_rq_job_id() -> str:
 
 
 def enqueue_archive_job(job_id: int, rq_job_id: str) -> bool:
-    """Put the RQ trigger for a committed job on the archive queue; False (logged) when Redis refused it."""
+    """Put the RQ trigger for a committed job on the archive queue; False (logged) when Redis refused it, or when
+    enqueues are held (the reconciler enqueues the job later either way)."""
     import django_rq
 
+    if enqueues_are_held():
+        return False
     try:
         django_rq.get_queue(ARCHIVE_QUEUE, commit_mode="auto").enqueue(
             RUN_ARCHIVE_JOB,

@@ -22,6 +22,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from lms_admin.pause import pause_point
+from lms_admin.queues import enqueues_are_held
 
 from .models import NotificationRule, OutboxMessage
 
@@ -38,6 +39,8 @@ def enqueue_outbox_sender() -> bool:
     the reconciler ask, and a long drain would otherwise pile up runs. Two asking at the same moment may
     both enqueue; that is safe, since rows are claimed.
     """
+    if enqueues_are_held():
+        return False
     queue = django_rq.get_queue(NOTIFICATIONS_QUEUE)
     if queue.count:
         return False
@@ -50,23 +53,30 @@ def unsent_count() -> int:
     return OutboxMessage.objects.filter(sent_at__isnull=True).count()
 
 
-# Taking one message, just before it goes to the mail server: committed on its own (the sender runs as an RQ
-# job, in autocommit). Two senders racing for a row both run it; the row lock and the re-check let one win.
+# Taking a batch, just before its messages go to the mail server: one statement, committed on its own (the sender
+# runs as an RQ job, in autocommit). Two senders racing for rows both run it; the row locks and the re-check let one
+# win each row. Until the batch is done its rows carry IN_FLIGHT, which stays only if the sender died meanwhile.
 TAKE_SQL = """
-UPDATE notifications_outboxmessage SET sent_at = %s, attempts = attempts + 1, retry_after = NULL
-WHERE id = %s AND sent_at IS NULL AND (retry_after IS NULL OR retry_after <= %s)
-RETURNING attempts
+UPDATE notifications_outboxmessage
+SET sent_at = %(now)s, attempts = attempts + 1, retry_after = NULL, last_error = %(in_flight)s
+WHERE id = ANY(%(ids)s::bigint[]) AND sent_at IS NULL AND (retry_after IS NULL OR retry_after <= %(now)s)
+RETURNING id, attempts
 """
+IN_FLIGHT = (
+    "Taken for sending with its batch, and the sender stopped before the batch was done: it may or may not have "
+    "arrived, and is not sent again so that it cannot arrive twice."
+)
 
 
 def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = None) -> int:
     """Send unsent outbox rows until none is due or the time slice is over; returns how many this run sent.
 
-    At most once per row: each message is taken (marked sent, committed) just before it goes to the mail
-    server and is never taken again, so two senders never send one dedupe key twice, and a failure that
-    leaves open whether the server got it (a dropped connection, a timeout) or a sender killed at that moment
-    costs that one message rather than a duplicate. A 10,000 archive writes 120,000 rows, minutes of SMTP:
-    after NOTIFICATIONS_SEND_SLICE_SECONDS the run enqueues its own continuation and ends, and the worker,
+    At most once per row: a batch of messages is taken (marked sent, committed) just before its messages go to
+    the mail server and is never taken again, so two senders never send one dedupe key twice. A failure that
+    leaves open whether the server got a message (a dropped connection, a timeout) costs that one message, and
+    the batch's messages not tried yet are given back; a sender killed mid-batch leaves that one batch marked
+    "may or may not have arrived" (IN_FLIGHT), never a duplicate. A 10,000 archive writes 120,000 rows, minutes
+    of SMTP: after NOTIFICATIONS_SEND_SLICE_SECONDS the run enqueues its own continuation and ends, and the worker,
     which takes the `archive` queue first, starts any archive job submitted meanwhile before it sends on.
     """
     batch_size = batch_size or settings.NOTIFICATIONS_SEND_BATCH_SIZE
@@ -82,10 +92,9 @@ def send_outbox(batch_size: int | None = None, *, slice_seconds: float | None = 
     try:
         while True:
             rows = list(due_rows().order_by("id").values_list("pk", "event", "recipient_email", "context")[:batch_size])
-            for row in rows:
-                if not run.send(*row):
-                    logger.error("Outbox sender: %s sent, then the mail server failed: %s", run.sent, run.error)
-                    return run.sent
+            if not run.send_batch(rows):
+                logger.error("Outbox sender: %s sent, then the mail server failed: %s", run.sent, run.error)
+                return run.sent
             run.batches += 1
             if len(rows) < batch_size:
                 return run.sent
@@ -105,6 +114,18 @@ def due_rows():
     )
 
 
+class PreparedMessage(EmailMessage):
+    """An e-mail built into its MIME form once: when the sender checks it, before taking it; the mail backend then
+    sends that same form instead of building it again (most of a message's cost on a fast server)."""
+
+    _built = None
+
+    def message(self):
+        if self._built is None:
+            self._built = super().message()
+        return self._built
+
+
 @dataclasses.dataclass
 class Run:
     """One sender run: its mail connection, the rules' compiled templates, what it sent."""
@@ -117,33 +138,64 @@ class Run:
     templates: dict = dataclasses.field(default_factory=dict)
 
     def send(self, pk: int, event: str, recipient_email: str, context: dict) -> bool:
-        """Send one message; False when the run must stop (the mail server failed)."""
-        message, reason = self.message(event, recipient_email, context)
-        if message is None:
-            set_aside(pk, reason)  # nothing could ever deliver it
+        """Send one message (a batch of one); False when the run must stop (the mail server failed)."""
+        return self.send_batch([(pk, event, recipient_email, context)])
+
+    def send_batch(self, rows: list[tuple[int, str, str, dict]]) -> bool:
+        """Send these outbox rows: written first, taken together, handed over one by one, the marks of what went
+        out cleared together. False when the run must stop (the mail server failed)."""
+        messages = {}
+        for pk, event, recipient_email, context in rows:
+            message, reason = self.message(event, recipient_email, context)
+            if message is None:
+                set_aside(pk, reason)  # nothing could ever deliver it
+            else:
+                messages[pk] = message
+        if not messages:
             return True
-        if self.mail is None:
-            self.mail = get_connection()
-            self.mail.open()  # a server that cannot be reached fails the run before anything is taken
-        elif getattr(getattr(self.mail, "connection", None), "sock", True) is None:
-            # The server closed the SMTP session after a refusal: open a new one before taking the next message.
-            self.mail.close()
-            self.mail.open()
+        self.open_mail()  # a server that cannot be reached fails the run before anything is taken
         now = timezone.now()
         with db.cursor() as cursor:
-            cursor.execute(TAKE_SQL, [now, pk, now])
-            taken = cursor.fetchone()
-        if taken is None:
-            return True  # another sender took it
-        self.taken += 1
-        pause_point("after_send_mark", self.taken)
+            cursor.execute(TAKE_SQL, {"now": now, "ids": list(messages), "in_flight": IN_FLIGHT})
+            attempts = dict(cursor.fetchall())  # rows another sender took, or now waiting for a retry, are not here
+        taken = [pk for pk in messages if pk in attempts]
+        delivered: list[int] = []
         try:
+            for position, pk in enumerate(taken):
+                self.taken += 1
+                pause_point("after_send_mark", self.taken)
+                outcome = self.hand_over(pk, messages[pk], attempts[pk])
+                if outcome is True:
+                    delivered.append(pk)
+                elif outcome is False:
+                    give_back(taken[position + 1 :])  # not tried: they did not go out
+                    return False
+        finally:
+            if delivered:
+                OutboxMessage.objects.filter(pk__in=delivered).update(last_error="")
+                self.sent += len(delivered)
+        return True
+
+    def open_mail(self) -> None:
+        if self.mail is None:
+            self.mail = get_connection()
+            self.mail.open()
+        elif getattr(getattr(self.mail, "connection", None), "sock", True) is None:
+            # The server closed the SMTP session after a refusal: open a new one before the next message.
+            self.mail.close()
+            self.mail.open()
+
+    def hand_over(self, pk: int, message: EmailMessage, attempts: int) -> bool | None:
+        """Hand one taken message to the mail server: True delivered, None not delivered (set aside or put back
+        for a retry; the run goes on), False the run must stop."""
+        try:
+            self.open_mail()
             self.mail.send_messages([message])
         except (ValueError, BadHeaderError) as exc:  # the address or a header cannot be written: nothing went out
             set_aside(pk, f"The message cannot be written: {exc}", taken=True)
-            return True
+            return None
         except smtplib.SMTPResponseException as exc:  # the server answered: it did not accept the message
-            return self.refused(pk, taken[0], exc)
+            return None if self.refused(pk, attempts, exc) else False
         except smtplib.SMTPNotSupportedError as exc:  # STARTTLS or AUTH missing: refused before anything was sent
             return self.put_back(pk, f"The mail server refused the session: {exc}")
         except smtplib.SMTPRecipientsRefused as exc:  # refused before the message was handed over
@@ -153,8 +205,8 @@ class Run:
             if codes and all(code >= 500 for code in codes):
                 set_aside(pk, f"The mail server refused the recipient: {exc.recipients}", taken=True)
             else:
-                self.retry_later(pk, taken[0], f"The mail server refused the recipient for now: {exc.recipients}")
-            return True
+                self.retry_later(pk, attempts, f"The mail server refused the recipient for now: {exc.recipients}")
+            return None
         except Exception as exc:  # noqa: BLE001 - a dropped connection, a timeout: the server may have it
             self.error = f"{type(exc).__name__}: {exc}"[:2000]
             set_aside(
@@ -164,7 +216,6 @@ class Run:
                 taken=True,
             )
             return False
-        self.sent += 1
         return True
 
     def refused(self, pk: int, attempts: int, exc: smtplib.SMTPResponseException) -> bool:
@@ -213,15 +264,15 @@ class Run:
         subject, body = compiled
         try:
             rendered = Context(context, autoescape=False)
-            message = EmailMessage(
+            message = PreparedMessage(
                 subject=" ".join(subject.render(rendered).split()),
                 body=body.render(rendered),
                 from_email=settings.DEFAULT_FROM_EMAIL,
                 to=[recipient_email],
             )
-            # What the backend checks only when sending, checked before the message is taken.
-            sanitize_address(recipient_email, message.encoding or settings.DEFAULT_CHARSET)
-            message.message()  # the headers
+            # What the backend checks only when sending (the addresses, the headers), checked before the message
+            # is taken, by building it: the backend sends what was built here.
+            message.message()
             return message, ""
         except Exception as exc:  # noqa: BLE001 - a template that cannot render this context, a bad address
             return None, f"The message cannot be written: {exc}"
@@ -232,6 +283,12 @@ class Run:
                 self.mail.close()
             except Exception:  # noqa: BLE001 - closing a broken connection must not hide what happened
                 logger.warning("Outbox sender: could not close the mail connection.", exc_info=True)
+
+
+def give_back(pks: list[int]) -> None:
+    """Taken with their batch but never handed over (the run stopped first): due again, the attempt not counted."""
+    if pks:
+        OutboxMessage.objects.filter(pk__in=pks).update(sent_at=None, attempts=F("attempts") - 1, last_error="")
 
 
 def set_aside(pk: int, reason: str, *, taken: bool = False) -> None:

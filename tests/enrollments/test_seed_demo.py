@@ -4,6 +4,7 @@ import datetime
 import hashlib
 import io
 
+import django_rq
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -21,6 +22,7 @@ from enrollments.models import (
 )
 from lms_admin.accounts.models import Level, ManagerLink, User
 from lms_admin.accounts.roles import has_admin_role, is_power_user, is_superadmin, manages_anyone
+from tests.workers import empty_queues
 
 pytestmark = pytest.mark.django_db
 
@@ -185,3 +187,15 @@ def test_the_demo_has_retraining_rules_and_every_compliance_state_on_its_day():
     counts = compliance_counts(LearningPlanEnrollment.objects.all(), today=datetime.date(2026, 12, 4))
     states = {state for plan in counts.values() for state, n in plan.items() if n}
     assert states == {"certified", "due", "expired", "retraining", "never_completed", "exempt"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_enqueue_leaves_every_queue_empty_even_for_the_historys_archives(settings):
+    empty_queues(settings.REDIS_URL)
+
+    seed("--certificates-max", "0")
+
+    assert IssuedCertificate.objects.filter(file="").exists(), "the demo has certificates waiting for their PDFs"
+    assert {name: django_rq.get_queue(name).count for name in settings.RQ_QUEUE_NAMES} == dict.fromkeys(
+        settings.RQ_QUEUE_NAMES, 0
+    )
