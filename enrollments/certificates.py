@@ -127,6 +127,13 @@ def _fetcher():
     return _static_fetcher()
 
 
+def preload() -> None:
+    """For the worker before it forks its work horses: WeasyPrint imported and the built-in template's font
+    configuration ready, so that a chunk of certificates does not pay for them again."""
+    _font_configuration(DEFAULT_TEMPLATE_HTML)
+    _compiled(DEFAULT_TEMPLATE_HTML)
+
+
 @functools.lru_cache(maxsize=8)
 def _font_configuration(html: str):
     from weasyprint.text.fonts import FontConfiguration

@@ -81,9 +81,14 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         import django_rq
 
-        # Imported once here, so every forked work horse starts with the job code loaded.
+        # Imported once here, so every forked work horse starts with the job code loaded — WeasyPrint above all:
+        # importing it and setting up its fonts take over a second, which every chunk of certificate PDFs would
+        # otherwise pay again.
         import archive.jobs  # noqa: F401
         import archive.services  # noqa: F401
+        from enrollments.certificates import preload
+
+        preload()
 
         worker = django_rq.get_worker(*settings.RQ_QUEUE_NAMES, name=options["name"], worker_class=ReconcilingWorker)
         worker.reconcile_interval = float(settings.ARCHIVE_RECONCILE_INTERVAL_SECONDS)
