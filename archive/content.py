@@ -16,10 +16,10 @@ from typing import Any
 from django.db import connection
 from django.db.models import F, Q, QuerySet
 
-from enrollments.models import LearningPlan, MaterialTracking, ResetTracking, TrackingStatus
+from enrollments.models import LearningPlan, MaterialTracking, ResetTracking, TrackingStatus, TrainingMaterial
 
 from .models import ArchivedPlanEnrollment, PlanContentVersion
-from .services.content_sql import CURRENT_CONTENT_SQL
+from .services.content_sql import CURRENT_CONTENT_SQL, DIFF_OF_VERSIONS_SQL, DIFF_WITH_PLAN_SQL
 
 NO_EARLIER_VERSION = "No earlier version: this is the first archived round."
 CONTENT_NOT_RECORDED = "Content not recorded: the earlier round was archived before contents were recorded."
@@ -59,18 +59,10 @@ def _loaded(content: Any) -> dict[str, Any]:
     return json.loads(content) if isinstance(content, str) else dict(content)
 
 
-def _materials(content: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    return {
-        material["id"]: {**material, "course_title": course["title"]}
-        for course in content.get("courses", [])
-        for material in course.get("materials", [])
-    }
-
-
 @dataclass
 class ContentDiff:
     """Materials added, removed, changed (marked substantively changed) and renamed (a title edit only) since the
-    baseline. `baseline_note` is set when there is no baseline to compare with, in words."""
+    baseline, each {id, title, course_title, old_title}. `baseline_note` says in words why nothing was compared."""
 
     baseline_note: str = ""
     added: list[dict[str, Any]] = field(default_factory=list)
@@ -96,29 +88,38 @@ class ContentDiff:
         return {m["id"] for m in self.changed}
 
 
-def diff_contents(baseline: dict[str, Any] | None, current: dict[str, Any], *, note: str = "") -> ContentDiff:
-    """Compare two recorded contents (or a recorded one with the plan now); `baseline` None: nothing to compare,
-    `note` says why."""
-    now = _materials(current)
-    diff = ContentDiff(materials_total=len(now))
-    if baseline is None:
-        diff.baseline_note = note or NO_EARLIER_VERSION
-        return diff
-    before = _materials(baseline)
-    diff.added = [now[pk] for pk in now if pk not in before]
-    diff.removed = [before[pk] for pk in before if pk not in now]
-    for pk in now.keys() & before.keys():
-        if now[pk]["content_changed_at"] and now[pk]["content_changed_at"] != before[pk]["content_changed_at"]:
-            diff.changed.append(now[pk])
-        elif now[pk]["title"] != before[pk]["title"]:
-            diff.renamed.append({**now[pk], "old_title": before[pk]["title"]})
-    diff.changed.sort(key=lambda m: m["id"])
-    diff.renamed.sort(key=lambda m: m["id"])
+def _diff(sql: str, params: dict[str, Any]) -> ContentDiff:
+    diff = ContentDiff()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for what, pk, title, course_title, old_title, total in cursor.fetchall():
+            diff.materials_total = total
+            if what:
+                entry = {"id": pk, "title": title, "course_title": course_title, "old_title": old_title}
+                getattr(diff, what).append(entry)
     return diff
 
 
-def baselines(enrollment_ids: Sequence[int], *, before_round: dict[int, int] | None = None) -> dict[int, Any]:
-    """Per enrollment id, its previous archive's content version: a PlanContentVersion, None (archived before
+def plan_diff(plan_id: int, baseline_version_id: int) -> ContentDiff:
+    """The plan now against a recorded version: one set-based statement, only the differences come back."""
+    return _diff(DIFF_WITH_PLAN_SQL, {"plan_id": plan_id, "baseline": baseline_version_id})
+
+
+def versions_diff(current_version_id: int, baseline_version_id: int) -> ContentDiff:
+    """A recorded version against an earlier one (an archived round against the round before)."""
+    return _diff(DIFF_OF_VERSIONS_SQL, {"current": current_version_id, "baseline": baseline_version_id})
+
+
+def _not_compared(note: str, materials_total: int) -> ContentDiff:
+    return ContentDiff(baseline_note=note, materials_total=materials_total)
+
+
+def plan_materials(plan_id: int) -> QuerySet[TrainingMaterial]:
+    return TrainingMaterial.objects.filter(course__plan_links__learning_plan_id=plan_id)
+
+
+def baselines(enrollment_ids: Sequence[int], *, before_round: dict[int, int] | None = None) -> dict[int, int | None]:
+    """Per enrollment id, the content version id its previous archive recorded: an id, None (archived before
     contents were recorded) or absent (never archived). `before_round` limits each to earlier rounds."""
     rows = (
         ArchivedPlanEnrollment.objects.filter(enrollment_id__in=list(enrollment_ids))
@@ -130,33 +131,33 @@ def baselines(enrollment_ids: Sequence[int], *, before_round: dict[int, int] | N
         if enrollment_id in latest or (before_round and round_ >= before_round.get(enrollment_id, 0)):
             continue
         latest[enrollment_id] = version_id
-    versions = PlanContentVersion.objects.in_bulk([v for v in latest.values() if v is not None])
-    return {pk: versions.get(version_id) if version_id else None for pk, version_id in latest.items()}
+    return latest
 
 
-def enrollment_diff(enrollment_id: int, current: dict[str, Any]) -> ContentDiff:
+def enrollment_diff(enrollment_id: int, plan_id: int) -> ContentDiff:
     """The plan now against the content recorded by this enrollment's previous archive."""
     found = baselines([enrollment_id])
-    if enrollment_id not in found:
-        return diff_contents(None, current)
-    version = found[enrollment_id]
-    if version is None:
-        return diff_contents(None, current, note=CONTENT_NOT_RECORDED)
-    return diff_contents(version.content, current)
+    if found.get(enrollment_id) is None:
+        note = CONTENT_NOT_RECORDED if enrollment_id in found else NO_EARLIER_VERSION
+        return _not_compared(note, plan_materials(plan_id).count())
+    return plan_diff(plan_id, found[enrollment_id])
 
 
 def archived_diff(record: ArchivedPlanEnrollment) -> ContentDiff | None:
     """An archived record's content against its enrollment's archive of the round before; None when the record
     itself was archived before contents were recorded."""
-    if record.content_version is None:
+    if record.content_version_id is None:
         return None
     found = baselines([record.enrollment_id], before_round={record.enrollment_id: record.round})
-    if record.enrollment_id not in found:
-        return diff_contents(None, record.content_version.content)
-    earlier = found[record.enrollment_id]
-    if earlier is None:
-        return diff_contents(None, record.content_version.content, note=CONTENT_NOT_RECORDED)
-    return diff_contents(earlier.content, record.content_version.content)
+    if found.get(record.enrollment_id) is None:
+        note = CONTENT_NOT_RECORDED if record.enrollment_id in found else NO_EARLIER_VERSION
+        total = len(_materials(PlanContentVersion.objects.get(pk=record.content_version_id).content))
+        return _not_compared(note, total)
+    return versions_diff(record.content_version_id, found[record.enrollment_id])
+
+
+def _materials(content: dict[str, Any]) -> list[dict[str, Any]]:
+    return [material for course in content.get("courses", []) for material in course.get("materials", [])]
 
 
 # --- what the learners would have to do -------------------------------------------------------------------------
@@ -176,27 +177,24 @@ class LearnerToDo:
         return len(self.new) + len(self.changed) + len(self.never_completed)
 
 
-def learner_to_do(user_id: int, current: dict[str, Any], diff: ContentDiff, reset_tracking: str) -> LearnerToDo:
+def learner_to_do(user_id: int, plan_id: int, diff: ContentDiff, reset_tracking: str) -> LearnerToDo:
     """The learner's materials left to do after the archive with `reset_tracking`, by reason."""
-    materials = _materials(current)
-    done = MaterialTracking.objects.filter(
-        user_id=user_id, material_id__in=list(materials), status=TrackingStatus.COMPLETED
-    )
+    materials = plan_materials(plan_id)
+    done = MaterialTracking.objects.filter(user_id=user_id, material__in=materials, status=TrackingStatus.COMPLETED)
     if reset_tracking == ResetTracking.ALL:
         done = done.none()
     elif reset_tracking == ResetTracking.CHANGED:
         done = done.exclude(reset_if_changed())
     completed = set(done.values_list("material_id", flat=True))
     todo = LearnerToDo()
-    for pk, material in materials.items():
-        if pk in completed:
-            continue
-        if pk in diff.added_ids:
-            todo.new.append(material)
-        elif pk in diff.changed_ids:
-            todo.changed.append(material)
+    for material in materials.exclude(pk__in=completed).values("id", "title", "course__title"):
+        entry = {"id": material["id"], "title": material["title"], "course_title": material["course__title"]}
+        if entry["id"] in diff.added_ids:
+            todo.new.append(entry)
+        elif entry["id"] in diff.changed_ids:
+            todo.changed.append(entry)
         else:
-            todo.never_completed.append(material)
+            todo.never_completed.append(entry)
     return todo
 
 
@@ -247,9 +245,9 @@ def completed_again_count(plan: LearningPlan, user_ids: Sequence[int], reset_tra
         return cursor.fetchone()[0]
 
 
-def selection_baselines(enrollment_ids: Sequence[int], *, limit: int = 5) -> tuple[list[tuple[Any, int]], int]:
-    """How the selected enrollments' previous archives group by recorded content, most common first: [(version or
-    None when not recorded, learners)], at most `limit`; and how many were never archived."""
+def selection_baselines(enrollment_ids: Sequence[int], *, limit: int = 5) -> tuple[list[tuple[int | None, int]], int]:
+    """How the selected enrollments' previous archives group by recorded content, most common first: [(version id,
+    or None when not recorded, learners)], at most `limit`; and how many were never archived."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -264,6 +262,19 @@ def selection_baselines(enrollment_ids: Sequence[int], *, limit: int = 5) -> tup
             {"ids": list(enrollment_ids)},
         )
         rows = cursor.fetchall()
-    versions = PlanContentVersion.objects.in_bulk([v for v, _ in rows[:limit] if v is not None])
-    archived = sum(n for _, n in rows)
-    return [(versions.get(v) if v else None, n) for v, n in rows[:limit]], len(enrollment_ids) - archived
+    return rows[:limit], len(enrollment_ids) - sum(n for _, n in rows)
+
+
+def selection_diffs(plan_id: int, enrollment_ids: Sequence[int]) -> tuple[list[tuple[ContentDiff, int]], int]:
+    """The bulk preview's diffs: per distinct previous content (most common first), the plan now against it and
+    how many learners it concerns; and how many learners were never archived."""
+    groups, never = selection_baselines(enrollment_ids)
+    total = None
+    diffs = []
+    for version_id, learners in groups:
+        if version_id is None:
+            total = plan_materials(plan_id).count() if total is None else total
+            diffs.append((_not_compared(CONTENT_NOT_RECORDED, total), learners))
+        else:
+            diffs.append((plan_diff(plan_id, version_id), learners))
+    return diffs, never

@@ -26,16 +26,13 @@ from lms_admin.accounts.models import Level, ManagerLink, User
 from lms_admin.notifications.models import NotificationEvent, NotificationRule
 
 from .content import (
-    CONTENT_NOT_RECORDED,
     ContentDiff,
     LearnerToDo,
     completed_again_count,
-    current_contents,
-    diff_contents,
     enrollment_diff,
     learner_to_do,
     reset_if_changed,
-    selection_baselines,
+    selection_diffs,
     tracking_to_reset,
 )
 from .models import ArchiveMode
@@ -175,17 +172,8 @@ def preview_selection(
 
 def preview_changes(plan: LearningPlan, selection: QuerySet[LearningPlanEnrollment], preview: Preview) -> Preview:
     """Add to a selection's preview what changed since each learner's archived round, grouped by that content."""
-    current = current_contents([plan.pk]).get(plan.pk, {"courses": []})
-    groups, preview.never_archived = selection_baselines(list(selection.order_by().values_list("pk", flat=True)))
-    preview.baseline_groups = [
-        (
-            diff_contents(version.content, current)
-            if version
-            else diff_contents(None, current, note=CONTENT_NOT_RECORDED),
-            learners,
-        )
-        for version, learners in groups
-    ]
+    ids = list(selection.order_by().values_list("pk", flat=True))
+    preview.baseline_groups, preview.never_archived = selection_diffs(plan.pk, ids)
     return preview
 
 
@@ -214,8 +202,7 @@ def preview_one(
                 kept = kept.exclude(reset_if_changed())
             completed = kept.count()
         preview.materials_to_redo = preview.materials_total - completed
-    current = current_contents([plan.pk]).get(plan.pk, {"courses": []})
-    preview.diff = enrollment_diff(enrollment.pk, current)
+    preview.diff = enrollment_diff(enrollment.pk, plan.pk)
     if mode == ArchiveMode.REENROLL:
-        preview.todo = learner_to_do(enrollment.user_id, current, preview.diff, preview.reset_tracking)
+        preview.todo = learner_to_do(enrollment.user_id, plan.pk, preview.diff, preview.reset_tracking)
     return preview

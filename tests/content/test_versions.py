@@ -64,8 +64,7 @@ def test_the_diff_after_two_rounds_names_what_was_added_removed_changed_and_rena
     TrainingMaterial.objects.filter(pk=renamed.pk).update(title="Loading bay (typo fixed)")
     removed.delete()
     mark_materials_changed([kept.pk])
-    current = current_contents([plan.pk])[plan.pk]
-    diff = enrollment_diff(enrollment.pk, current)
+    diff = enrollment_diff(enrollment.pk, plan.pk)
     assert (titles(diff.added), titles(diff.removed), titles(diff.changed)) == (
         ["Night driving"],
         [removed.title],
@@ -79,7 +78,7 @@ def test_the_diff_after_two_rounds_names_what_was_added_removed_changed_and_rena
     recorded = archived_diff(second)  # the details page: this round's content against the round before
     assert (titles(recorded.added), titles(recorded.changed)) == (["Night driving"], [kept.title])
     assert added.pk in {m["id"] for m in recorded.added}
-    assert enrollment_diff(enrollment.pk, current_contents([plan.pk])[plan.pk]).unchanged  # nothing since round 2
+    assert enrollment_diff(enrollment.pk, plan.pk).unchanged  # nothing since round 2
 
 
 def test_a_rename_is_not_a_substantive_change(superadmin):
@@ -89,7 +88,7 @@ def test_a_rename_is_not_a_substantive_change(superadmin):
     material = TrainingMaterial.objects.filter(course__plan_links__learning_plan=plan).first()
     TrainingMaterial.objects.filter(pk=material.pk).update(title="Safety (spelling)")
 
-    diff = enrollment_diff(enrollment.pk, current_contents([plan.pk])[plan.pk])
+    diff = enrollment_diff(enrollment.pk, plan.pk)
     assert diff.changed == [] and titles(diff.renamed) == ["Safety (spelling)"]
     assert TrainingMaterial.objects.get(pk=material.pk).content_changed_at is None
 
@@ -107,7 +106,7 @@ def test_a_course_removed_from_the_plan_and_added_again_comes_back_to_the_same_v
     assert len(archived_diff(without).removed) == 2
 
     LearningPlanCourse.objects.create(learning_plan=plan, course=course, position=position)
-    diff = enrollment_diff(enrollment.pk, current_contents([plan.pk])[plan.pk])
+    diff = enrollment_diff(enrollment.pk, plan.pk)
     assert {m["id"] for m in diff.added} == set(course.materials.values_list("pk", flat=True))
     archive_all(plan, superadmin)
     assert (
@@ -131,7 +130,7 @@ def test_a_course_shared_by_two_plans_changed_once_shows_as_changed_in_both(supe
     mark_materials_changed([material.pk])
 
     for plan, enrollment in zip(plans, enrollments, strict=True):
-        diff = enrollment_diff(enrollment.pk, current_contents([plan.pk])[plan.pk])
+        diff = enrollment_diff(enrollment.pk, plan.pk)
         assert titles(diff.changed) == ["Fire exits"] and not diff.added and not diff.removed
 
 
@@ -145,7 +144,7 @@ def test_records_archived_before_contents_were_recorded_say_so(superadmin, setti
     assert not PlanContentVersion.objects.exists()
 
     settings.ARCHIVE_RECORD_CONTENT = True
-    assert enrollment_diff(enrollment.pk, current_contents([plan.pk])[plan.pk]).baseline_note == CONTENT_NOT_RECORDED
+    assert enrollment_diff(enrollment.pk, plan.pk).baseline_note == CONTENT_NOT_RECORDED
     archive_all(plan, superadmin)
     assert archived_diff(latest_record(enrollment)).baseline_note == CONTENT_NOT_RECORDED
 
