@@ -7,6 +7,7 @@ import datetime
 import random
 
 import pytest
+from django.urls import reverse
 
 from archive.content import completed_again_count
 from archive.models import ArchivedPlanEnrollment
@@ -166,3 +167,19 @@ def test_the_single_preview_says_what_the_learner_has_left_to_do(superadmin, thr
     changed = preview_one(enrollment, mode="reenroll", reset_tracking="changed", notify=False, shares=shares)
     assert changed.tracking_to_reset == 1 and changed.materials_to_redo == 1
     assert [m["title"] for m in changed.todo.never_completed] == ["Safety"]
+
+
+def test_a_keep_tracking_rule_warns_how_many_would_be_completed_again_at_once(client, superadmin, three_learners):
+    plan, people = three_learners
+    LearningPlanEnrollment.objects.filter(learning_plan=plan).update(status=EnrollmentStatus.COMPLETED)
+    client.force_login(superadmin)
+    form = {"valid_for_months": "12", "anchor": "completion", "window_days": "30", "notify": "on"}
+    url = reverse("archive:retraining_forecast", args=[plan.pk])
+
+    kept = client.get(url, {**form, "reset_tracking": "false", "user_statuses": ["active"]}, HTTP_HX_REQUEST="true")
+
+    assert "Today 2 of the plan's Completed learners would be Completed again at once" in kept.content.decode()
+    changed = client.get(
+        url, {**form, "reset_tracking": "changed", "user_statuses": ["active"]}, HTTP_HX_REQUEST="true"
+    )
+    assert "would be Completed again at once, with" not in changed.content.decode()
