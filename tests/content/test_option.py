@@ -3,6 +3,7 @@ clear error and archives nothing. The pop-ups and the details page show what cha
 
 from __future__ import annotations
 
+import datetime
 import html
 
 import pytest
@@ -11,8 +12,10 @@ from django.urls import reverse
 
 from archive.models import ArchivedPlanEnrollment, ArchiveJob
 from archive.services import archive_enrollments, start_archive_job, submit_archive
+from archive.services.retraining import start_run, utc_today
 from enrollments.content import mark_materials_changed
 from enrollments.models import LearningPlanEnrollment, MaterialTracking, TrackingStatus, TrainingMaterial
+from enrollments.retraining import save_rule
 from enrollments.services import enroll_user, record_material_progress
 from tests.api.conftest import ApiClient
 from tests.archive.popup_forms import HTMX, opened
@@ -180,3 +183,19 @@ def test_the_details_page_shows_what_was_added_since_the_round_before(client, su
 
     assert "No earlier version" in first_page
     assert "Harness check" in second_page and 'data-diff="added">1' in second_page
+
+
+def test_a_rule_that_resets_only_what_changed_starts_jobs_with_that_option(superadmin, plan_of_three):
+    plan, enrollments = plan_of_three
+    LearningPlanEnrollment.objects.filter(learning_plan=plan).update(status=2)
+    rule = save_rule(
+        learning_plan=plan, actor=superadmin, data={"valid_for_months": 12, "reset_tracking": "changed"}
+    ).rule
+    LearningPlanEnrollment.objects.filter(learning_plan=plan).update(
+        certified_until=utc_today() - datetime.timedelta(days=1)
+    )
+
+    run, started = start_run(rule, actor=superadmin)
+
+    assert started and rule.reset_tracking == "changed"
+    assert list(run.jobs.values_list("reset_tracking", flat=True)) == ["changed"]

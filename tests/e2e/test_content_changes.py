@@ -93,3 +93,24 @@ def test_the_popup_with_its_diff_has_no_accessibility_violations(live_server, br
         assert results.violations_count == 0, results.generate_report()
     finally:
         context.close()
+
+
+def test_the_bulk_preview_with_its_warning_has_no_accessibility_violations(live_server, browser: Browser, second_round):
+    admin, plan, ada, *_ = second_round
+    others = [enroll_user(user=UserFactory(), learning_plan=plan, now=START) for _ in range(2)]
+    ids = "&".join(f"enrollment_ids={pk}" for pk in [e.pk for e in others] + [plan.enrollments.get(user=ada).pk])
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        client = Client()
+        client.force_login(admin)
+        cookie = client.cookies["sessionid"].value
+        context.add_cookies([{"name": "sessionid", "value": cookie, "url": live_server.url}])
+        page.goto(f"{live_server.url}/archive/plans/{plan.pk}/archive/?{ids}&mode=reenroll&notify=1")
+        expect(page.locator('[data-preview="completed-again"]')).to_have_text("0")
+        expect(page.locator('[data-diff="never-archived"]')).to_contain_text("2 learners never archived")
+        expect(page.locator('[data-diff="added"]')).to_contain_text("Battery charging")
+        results = Axe().run(page, options=WCAG_21_AA)
+        assert results.violations_count == 0, results.generate_report()
+    finally:
+        context.close()
