@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from enrollments.filters import ActiveEnrollmentFilter
+from enrollments.models import ResetTracking
 from lms_admin.accounts.models import User
 from lms_admin.web.api import MAX_ID
 
@@ -17,6 +18,9 @@ from .models import ArchiveMode
 from .services import MergePreview, SharedCourses, preview_merge, shared_course_message
 
 RESET_LABEL = "Reset the tracking of the training materials in the courses included in the learning plan"
+# Under the reset checkbox (SPEC §13): reset everything, or only the materials changed since they were completed.
+RESET_SCOPES = (("everything", "everything"), ("changed", "only what changed"))
+CHECKED = ("1", "on", "true")
 ACTIVE_FILTERS = tuple(ActiveEnrollmentFilter.base_filters)
 
 
@@ -29,6 +33,13 @@ class ArchiveOptionsForm(forms.Form):
         error_messages={"invalid_choice": "Choose “Archive and re-enroll” or “Archive and unenroll”."},
     )
     reset_tracking = forms.BooleanField(required=False, label=RESET_LABEL)
+    reset_scope = forms.ChoiceField(
+        choices=RESET_SCOPES,
+        required=False,
+        initial="everything",
+        label="What to reset",
+        error_messages={"invalid_choice": "Choose what to reset: “everything” or “only what changed”."},
+    )
     notify = forms.BooleanField(required=False, initial=True, label="Send notifications")
 
     def __init__(self, data: Mapping | None = None, *, shares: SharedCourses) -> None:
@@ -46,18 +57,37 @@ class ArchiveOptionsForm(forms.Form):
             raise forms.ValidationError(self.shared_message)
         return mode
 
+    def clean_reset_tracking(self) -> bool:
+        if str(self.data.get("reset_tracking") or "").lower() not in ("", *CHECKED):
+            raise forms.ValidationError("The reset option was changed: tick the box or leave it empty.")
+        return self.cleaned_data["reset_tracking"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "reset_tracking" in cleaned and "reset_scope" in cleaned:
+            cleaned["reset_tracking"] = _reset_option(cleaned["reset_tracking"], cleaned.pop("reset_scope"))
+        return cleaned
+
     def options(self) -> dict[str, Any]:
-        """The options as the engine takes them: the cleaned data when valid, else the defaults shown."""
+        """The options as the engine takes them: the cleaned data when valid, else the defaults shown.
+        `reset_tracking` is "false", "true" or "changed" (SPEC §13)."""
         if self.is_bound and self.is_valid():
-            return dict(self.cleaned_data)
+            return {name: value for name, value in self.cleaned_data.items() if name != "reset_scope"}
         if self.is_bound:
             mode = self.data.get("mode")
+            checked = str(self.data.get("reset_tracking") or "").lower() in CHECKED
             return {
                 "mode": mode if mode in ArchiveMode.values else ArchiveMode.REENROLL,
-                "reset_tracking": bool(self.data.get("reset_tracking")),
+                "reset_tracking": _reset_option(checked, self.data.get("reset_scope")),
                 "notify": bool(self.data.get("notify")),
             }
-        return {"mode": ArchiveMode.REENROLL, "reset_tracking": False, "notify": True}
+        return {"mode": ArchiveMode.REENROLL, "reset_tracking": ResetTracking.KEEP.value, "notify": True}
+
+
+def _reset_option(checked: bool, scope: str | None) -> str:
+    if not checked:
+        return ResetTracking.KEEP.value
+    return ResetTracking.CHANGED.value if scope == "changed" else ResetTracking.ALL.value
 
 
 ROUND_CHANGED = "This form was changed: the round it showed is missing or not valid. Nothing was archived."

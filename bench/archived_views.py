@@ -75,7 +75,7 @@ def seed_archived(plans: int = PLANS, per_plan: int = PER_PLAN, *, prefix: str =
                     validity_end, enrollment_status, completed_at
                 )
                 SELECT t.at, a.id, 'bench_admin', CASE WHEN s.i %% 4 = 0 THEN 'unenroll' ELSE 'reenroll' END,
-                       s.i %% 5 = 0, true, NULL,
+                       (s.i %% 5 = 0)::text, true, NULL,
                        p.id * 1000000 + s.i, 1 + s.i %% 3, NULL, 5000000 + s.i, 'First' || s.i || ' Last' || s.i,
                        'en', 'archived_learner_' || s.i, 'First' || s.i, 'Last' || s.i, NULL, NULL,
                        s.i %% 50 <> 0, s.i %% 50 = 0, 'user',

@@ -16,7 +16,7 @@ FLOOR_PLAN_SNAPSHOTS = (
     + SNAPSHOT_COLUMNS
     + ")"
     + """
-SELECT %(now)s, %(admin)s, 'bench_admin', %(mode)s, %(reset)s, %(notify)s, NULL, e.id, e.round,
+SELECT %(now)s, %(admin)s, 'bench_admin', %(mode)s, %(reset)s::text, %(notify)s, NULL, e.id, e.round,
        u.id, u.id, u.first_name || ' ' || u.last_name, u.language, u.username, u.first_name, u.last_name,
        u.last_login, u.expires_on, u.is_active, NOT u.is_active, u.level, 'active',
        p.id, p.id, p.title, p.code, p.uid, e.status, p.language, p.created_at,

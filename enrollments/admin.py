@@ -12,10 +12,12 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.utils import timezone
 
 from lms_admin.accounts.admin import BigTableAdminMixin, ReadOnlyAdminMixin, StaffViewMixin, is_superadmin_request
 from lms_admin.accounts.models import UserStatus
 
+from .content import mark_materials_changed
 from .models import (
     CertificateTemplate,
     Course,
@@ -31,9 +33,31 @@ from .models import (
 from .retraining import RULE_DEFAULTS, clean_rule, delete_rule, save_rule
 
 
+class TrainingMaterialForm(forms.ModelForm):
+    """A material's edit: a typo fix leaves `content_changed_at` alone; only the explicit checkbox sets it."""
+
+    substantive_change = forms.BooleanField(
+        required=False,
+        label="Substantive change",
+        help_text="Tick when the content changed in substance: learners who completed it before now have it to "
+        "redo when an archive resets only what changed.",
+    )
+
+    class Meta:
+        model = TrainingMaterial
+        fields = ("course", "position", "title", "kind")
+
+    def save(self, commit: bool = True) -> TrainingMaterial:
+        if self.cleaned_data.get("substantive_change"):
+            self.instance.content_changed_at = timezone.now()
+        return super().save(commit=commit)
+
+
 class TrainingMaterialInline(admin.TabularInline):
     model = TrainingMaterial
-    fields = ("position", "title", "kind")
+    form = TrainingMaterialForm
+    fields = ("position", "title", "kind", "substantive_change", "content_changed_at")
+    readonly_fields = ("content_changed_at",)
     extra = 0
 
 
@@ -47,11 +71,20 @@ class CourseAdmin(StaffViewMixin, admin.ModelAdmin):
 
 @admin.register(TrainingMaterial)
 class TrainingMaterialAdmin(StaffViewMixin, admin.ModelAdmin):
-    list_display = ("title", "course", "kind", "position")
-    list_filter = ("kind",)
+    form = TrainingMaterialForm
+    fields = ("course", "position", "title", "kind", "substantive_change", "content_changed_at")
+    readonly_fields = ("content_changed_at",)
+    list_display = ("title", "course", "kind", "position", "content_changed_at")
+    list_filter = ("kind", ("content_changed_at", admin.EmptyFieldListFilter))
+    actions = ("mark_substantively_changed",)
     search_fields = ("title", "course__title", "course__code")
     autocomplete_fields = ("course",)
     list_select_related = ("course",)
+
+    @admin.action(description="Mark selected materials as substantively changed", permissions=["change"])
+    def mark_substantively_changed(self, request: HttpRequest, queryset) -> None:
+        marked = mark_materials_changed(queryset.values_list("pk", flat=True))
+        self.message_user(request, f"{marked} material{'s' if marked != 1 else ''} marked as substantively changed.")
 
 
 @admin.register(CertificateTemplate)

@@ -46,6 +46,8 @@ class TrainingMaterial(models.Model):
     title = models.CharField(max_length=255)
     kind = models.CharField(max_length=32, default="document")
     position = models.PositiveIntegerField(default=0)
+    # Set only when an admin marks the material as substantively changed (SPEC §13); typo fixes leave it alone.
+    content_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["course", "position", "id"]

@@ -17,6 +17,7 @@ from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record
 
 from .certification import calendar_date, certified_until_for
+from .content import reset_tracking_option
 from .models import EnrollmentStatus, LearningPlan, LearningPlanEnrollment, ResetTracking, RetrainingRule
 
 # Saving a rule dates the plan's Completed rounds this many at a time, each batch locked in id order (§4.10).
@@ -68,14 +69,10 @@ def _flag(data: Mapping, field: str) -> bool:
 
 def reset_tracking_value(value: Any) -> str:
     """`true` / `false` / `"changed"` (also as form strings) → the stored choice; anything else is refused."""
-    if value is True or (isinstance(value, str) and value.strip().lower() == "true"):
-        return ResetTracking.ALL
-    if value is False or (isinstance(value, str) and value.strip().lower() == "false"):
-        return ResetTracking.KEEP
-    if isinstance(value, str) and value.strip().lower() == "changed":
-        # The option needs the plan's content recorded at each archive (SPEC §13), which this version lacks.
-        raise _invalid("reset_tracking", "Resetting only what changed is not available yet: choose true or false.")
-    raise _invalid("reset_tracking", "Reset tracking must be true or false.")
+    try:
+        return reset_tracking_option(value)
+    except ValidationError as exc:
+        raise _invalid("reset_tracking", exc.messages[0]) from None
 
 
 def clean_rule(data: Mapping[str, Any]) -> dict[str, Any]:

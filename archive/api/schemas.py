@@ -13,6 +13,7 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from enrollments.api import LAST_FILTER_DAY, ActiveFiltersIn, reject_nul
+from enrollments.content import RESET_TRACKING_MESSAGE, reset_tracking_json
 from lms_admin.web.api import MAX_ID, StrictSchema, UserRef, recorded_user
 
 from ..models import ArchivedCourseEnrollment, ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, Outcome
@@ -86,10 +87,19 @@ class ArchivedEnrollmentState(Schema):
         return recorded_user(record.enrolled_by_id, record.enrolled_by_username)
 
 
+# reset_tracking travels as JSON false / true / "changed" (SPEC §13); it is stored as its text.
+ResetTrackingJson = bool | Literal["changed"]
+RESET_TRACKING_HELP = 'false keeps the tracking, true resets all of it, "changed" resets only what changed.'
+
+
 class ArchiveOptions(Schema):
     mode: str
-    reset_tracking: bool
+    reset_tracking: ResetTrackingJson = Field(..., description=RESET_TRACKING_HELP)
     notify: bool
+
+    @staticmethod
+    def resolve_reset_tracking(record: ArchivedPlanEnrollment) -> bool | str:
+        return reset_tracking_json(record.reset_tracking)
 
 
 class ArchivedEnrollmentOut(Schema):
@@ -198,8 +208,15 @@ class ArchiveIn(StrictSchema):
         None, description="The Active list's filters, with select_all; another name is refused, not ignored."
     )
     mode: str | None = Field(None, description="reenroll or unenroll.", examples=["reenroll"])
-    reset_tracking: bool = False
+    reset_tracking: ResetTrackingJson = Field(False, description=RESET_TRACKING_HELP)
     notify: bool = True
+
+    @field_validator("reset_tracking", mode="before")
+    @classmethod
+    def _one_of_three(cls, value: Any) -> Any:
+        if value is True or value is False or value == "changed":
+            return value
+        raise ValueError(RESET_TRACKING_MESSAGE)
 
 
 class ArchivedNowOut(Schema):
@@ -215,7 +232,7 @@ class JobOut(Schema):
     id: int
     status: str
     mode: str
-    reset_tracking: bool
+    reset_tracking: ResetTrackingJson = Field(..., description=RESET_TRACKING_HELP)
     notify: bool
     trigger: str
     total: int
@@ -228,6 +245,10 @@ class JobOut(Schema):
     finished_at: datetime.datetime | None
     eta_seconds: int | None
     error: str | None
+
+    @staticmethod
+    def resolve_reset_tracking(job: ArchiveJob) -> bool | str:
+        return reset_tracking_json(job.reset_tracking)
 
     @staticmethod
     def resolve_progress(job: ArchiveJob) -> int:

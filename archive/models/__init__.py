@@ -1,6 +1,7 @@
-"""The archive app's models: snapshots, jobs, request keys, retraining rules (one module each)."""
+"""The archive app's models: snapshots, jobs, request keys, retraining rules, content versions (one module each)."""
 
 from .choices import ArchiveMode, Outcome, Trigger, ValidityState
+from .content import PlanContentVersion
 from .jobs import ArchiveJob, ArchiveJobItem
 from .requests import RequestKey
 from .retraining import RetrainingExemption, RetrainingRun
@@ -14,6 +15,7 @@ __all__ = [
     "ArchivedCourseEnrollment",
     "ArchivedPlanEnrollment",
     "Outcome",
+    "PlanContentVersion",
     "RequestKey",
     "RetrainingExemption",
     "RetrainingRun",

@@ -5,6 +5,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from enrollments.models import ResetTracking
+
 from .choices import ArchiveMode, Outcome, Trigger
 
 
@@ -23,7 +25,7 @@ class ArchiveJob(models.Model):
     )
     learning_plan_title = models.CharField(max_length=255, blank=True)
     mode = models.CharField(max_length=16, choices=ArchiveMode.choices)
-    reset_tracking = models.BooleanField(default=False)
+    reset_tracking = models.CharField(max_length=8, choices=ResetTracking.choices, default=ResetTracking.KEEP)
     notify = models.BooleanField(default=True)
     select_all = models.BooleanField(default=False)
     filters = models.JSONField(default=dict, blank=True)

@@ -5,9 +5,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from enrollments.models import EnrollmentStatus
+from enrollments.models import EnrollmentStatus, ResetTracking
 
 from .choices import ArchiveMode, Trigger, ValidityState
+from .content import PlanContentVersion
 from .jobs import ArchiveJob
 
 
@@ -33,8 +34,12 @@ class ArchivedPlanEnrollment(models.Model):
     )
     archived_by_username = models.CharField(max_length=150)
     mode = models.CharField(max_length=16, choices=ArchiveMode.choices)
-    reset_tracking = models.BooleanField()
+    reset_tracking = models.CharField(max_length=8, choices=ResetTracking.choices)
     notify = models.BooleanField()
+    # The plan's content when archived (SPEC §13); null for records archived before it was recorded.
+    content_version = models.ForeignKey(
+        PlanContentVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="archives"
+    )
     job = models.ForeignKey(ArchiveJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="archives")
     enrollment_id = models.BigIntegerField(help_text="Id of the live enrollment archived (a copy).")
     round = models.PositiveIntegerField()

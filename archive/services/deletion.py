@@ -14,7 +14,7 @@ from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record_many
 
-from ..models import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment
+from ..models import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment, PlanContentVersion
 
 
 def delete_archived_enrollments(
@@ -32,7 +32,16 @@ def delete_archived_enrollments(
             ArchivedPlanEnrollment.objects.select_for_update()
             .filter(pk__in=ids_query)
             .order_by("pk")
-            .values("pk", "learning_plan_id", "certificate_id", "enrollment_id", "round", "user_number", "plan_number")
+            .values(
+                "pk",
+                "learning_plan_id",
+                "certificate_id",
+                "content_version_id",
+                "enrollment_id",
+                "round",
+                "user_number",
+                "plan_number",
+            )
         )
         if not rows:
             return 0
@@ -65,6 +74,7 @@ def delete_archived_enrollments(
         orphans = [certificate for certificate in candidates if certificate.pk not in still_used]
         orphan_files = [(c.file.storage, c.file.name) for c in orphans if c.file.name]
         ArchivedCertificate.objects.filter(pk__in=[c.pk for c in orphans]).delete()
+        _delete_unreferenced_versions({row["content_version_id"] for row in rows} - {None})
 
         record_many(
             actor=actor,
@@ -90,3 +100,22 @@ def delete_archived_enrollments(
 
         transaction.on_commit(delete_files)
     return len(rows)
+
+
+def _delete_unreferenced_versions(version_ids: set[int]) -> None:
+    """Recorded plan contents (SPEC §13) that no archive references any more go with the last one. Locked first:
+    an archive writing now waits on the row (its get-or-create updates it) and, once this commits, writes it anew."""
+    if not version_ids:
+        return
+    locked = list(
+        PlanContentVersion.objects.select_for_update()
+        .filter(pk__in=version_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    still_used = set(
+        ArchivedPlanEnrollment.objects.filter(content_version_id__in=locked)
+        .values_list("content_version_id", flat=True)
+        .distinct()
+    )
+    PlanContentVersion.objects.filter(pk__in=[pk for pk in locked if pk not in still_used]).delete()

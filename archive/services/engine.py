@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from enrollments.content import reset_tracking_json, reset_tracking_option
 from enrollments.races import retried_on_race
 from enrollments.services import delete_live_certificates, refresh_plan_statuses
 from enrollments.status import plan_enrollment_ids_touching, recompute_course_statuses
@@ -76,15 +77,18 @@ def archive_enrollments(
     enrollment_ids: Sequence[int],
     actor: User,
     mode: str,
-    reset_tracking: bool = False,
+    reset_tracking: bool | str = False,
     notify: bool = True,
     rounds: Sequence[int] | None = None,
 ) -> ArchiveOutcome:
     """Archive plan enrollments now, in batches of ARCHIVE_BATCH_SIZE, each batch in its own transaction.
 
+    `reset_tracking`: False (keep), True (reset everything) or "changed" (reset only what changed, SPEC §13); any
+    other value raises ValidationError coded invalid_request before anything is written.
     `rounds`, parallel to `enrollment_ids`, are the rounds the caller saw (SPEC §4.10): a round that moved on comes
     out skipped_already_archived. Without them, each enrollment's round as read now is archived."""
     check_archive_request(actor, mode)
+    reset_tracking = reset_tracking_option(reset_tracking)
     try:
         given = [int(pk) for pk in enrollment_ids]
         seen = None if rounds is None else [int(round_) for round_ in rounds]
@@ -159,7 +163,7 @@ def archive_batch(
     *,
     actor: User,
     mode: str,
-    reset_tracking: bool,
+    reset_tracking: bool | str,
     notify: bool,
     job: ArchiveJob | None = None,
     now: datetime.datetime | None = None,
@@ -173,6 +177,7 @@ def archive_batch(
         check_archive_mode(mode)
     else:
         check_archive_request(actor, mode)
+    reset_tracking = reset_tracking_option(reset_tracking)
     now = now or timezone.now()
     pairs = list(dict(pairs).items())  # one entry per enrollment id, first-seen order
     if not pairs:
@@ -238,7 +243,7 @@ def _archive_rows(
     courses: list[PlanCourse],
     actor: User,
     mode: str,
-    reset_tracking: bool,
+    reset_tracking: str,
     notify: bool,
     job: ArchiveJob | None,
     now: datetime.datetime,
@@ -323,14 +328,14 @@ def _audit(
     *,
     actor: User,
     mode: str,
-    reset_tracking: bool,
+    reset_tracking: str,
     notify: bool,
     job: ArchiveJob | None,
 ) -> None:
     """One audit event per batch: the job's when there is one, else the archived record's (or the plan's)."""
     details = {
         "mode": mode,
-        "reset_tracking": reset_tracking,
+        "reset_tracking": reset_tracking_json(reset_tracking),
         "notify": notify,
         "archived": len(rows),
         "enrollment_ids": [row.id for row in rows],

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from enrollments.models import ResetTracking, RetrainingRule
+from enrollments.models import RetrainingRule
 from lms_admin.accounts.models import User
 from lms_admin.accounts.roles import require_superadmin
 from lms_admin.audit.services import record
@@ -132,7 +132,7 @@ def _submit(run: RetrainingRun) -> None:
             learning_plan=rule.learning_plan,
             actor=rule.saved_by,
             mode=ArchiveMode.REENROLL,
-            reset_tracking=rule.reset_tracking == ResetTracking.ALL,
+            reset_tracking=rule.reset_tracking,
             notify=rule.notify,
             pairs=pairs[start : start + size],
             trigger=Trigger.RULE,

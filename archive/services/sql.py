@@ -12,9 +12,12 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import connection
 
 from enrollments.status import LOCK_SQL as LEARNING_STATE_LOCK_SQL
+
+from .content_sql import CONTENT_VERSION_CTES
 
 # Sent as one round trip with the lock. Foreign keys checked per statement: deferred to COMMIT, the checks
 # of a batch's ~15,000 new rows were measured 5× slower than the same checks run immediately. A generic plan
@@ -54,6 +57,8 @@ BATCH_CTE = """WITH batch AS MATERIALIZED (
 
 SNAPSHOT_SQL = (
     BATCH_CTE
+    + ","
+    + CONTENT_VERSION_CTES
     + """, course_lists AS MATERIALIZED (
     SELECT lpc.learning_plan_id, string_agg(c.title, ', ' ORDER BY lpc.position, lpc.id) AS course_list
     FROM enrollments_learningplancourse lpc
@@ -96,7 +101,7 @@ SNAPSHOT_SQL = (
 ), snap AS (
     INSERT INTO archive_archivedplanenrollment ("""
     + SNAPSHOT_COLUMNS
-    + """, certificate_pending, certificate_pending_template_number, trigger, certified_until)
+    + """, certificate_pending, certificate_pending_template_number, trigger, certified_until, content_version_id)
     SELECT %(now)s, %(actor_id)s, %(actor_username)s, %(mode)s, %(reset)s, %(notify)s, %(job_id)s, e.id, e.round,
            u.id, u.id, coalesce(nullif(trim(u.first_name || ' ' || u.last_name), ''), u.username), u.language,
            u.username, u.first_name, u.last_name,
@@ -111,7 +116,7 @@ SNAPSHOT_SQL = (
            e.completed_at,
            -- Issued, not rendered (no bytes to keep): rendered later from this snapshot, with the live one's template.
            ic.id IS NOT NULL AND cert.id IS NULL, CASE WHEN cert.id IS NULL THEN ic.template_id END,
-           %(trigger)s, e.certified_until
+           %(trigger)s, e.certified_until, pv.id
     FROM enrollments_learningplanenrollment e
     JOIN accounts_user u ON u.id = e.user_id
     JOIN enrollments_learningplan p ON p.id = e.learning_plan_id
@@ -124,6 +129,7 @@ SNAPSHOT_SQL = (
     LEFT JOIN accounts_user eb ON eb.id = e.enrolled_by_id
     LEFT JOIN enrollments_issuedcertificate ic ON ic.user_id = e.user_id AND ic.learning_plan_id = e.learning_plan_id
     LEFT JOIN cert ON cert.enrollment_id = e.id
+    LEFT JOIN plan_versions pv ON pv.learning_plan_id = e.learning_plan_id
     WHERE e.id = ANY(%(ids)s::bigint[])
     ON CONFLICT (enrollment_id, round) DO NOTHING
     RETURNING id, enrollment_id, round, user_id, learning_plan_id, user_display_name, plan_title, certificate_pending
@@ -217,9 +223,20 @@ _LIVE_BATCH = (
     SELECT DISTINCT b.user_id, lpc.course_id
     FROM batch b JOIN enrollments_learningplancourse lpc ON lpc.learning_plan_id = b.learning_plan_id
 ), reset AS (
+    -- 'true': every tracking row of the plan's materials. 'changed' (SPEC §13): completed rows done before the
+    -- material's last substantive change (or with no completion date); in-progress rows stay.
     DELETE FROM enrollments_materialtracking mt
     USING plan_courses pc, enrollments_trainingmaterial m
-    WHERE %(reset)s AND m.course_id = pc.course_id AND mt.material_id = m.id AND mt.user_id = pc.user_id
+    WHERE %(reset)s <> 'false' AND m.course_id = pc.course_id AND mt.material_id = m.id AND mt.user_id = pc.user_id
+      AND (
+          %(reset)s = 'true'
+          OR (mt.status = 'completed' AND m.content_changed_at IS NOT NULL
+              AND (mt.completed_at IS NULL OR mt.completed_at < m.content_changed_at))
+      )
+    RETURNING mt.user_id, m.course_id
+), courses_reset AS MATERIALIZED (
+    -- The courses that lost a row: their manual completion no longer stands.
+    SELECT DISTINCT user_id, course_id FROM reset
 )"""
 )
 
@@ -256,10 +273,16 @@ REENROLL_SQL = (
         updated_at = EXCLUDED.updated_at,
         -- With the tracking reset nothing is left done: Not started, written here once. The status recompute
         -- that follows agrees and writes nothing (a second write of the same rows doubles their cost).
-        status = CASE WHEN %(reset)s THEN 0 ELSE enrollments_courseenrollment.status END,
-        completed_at = CASE WHEN %(reset)s THEN NULL ELSE enrollments_courseenrollment.completed_at END,
-        manually_completed_at = CASE WHEN %(reset)s THEN NULL
-                                     ELSE enrollments_courseenrollment.manually_completed_at END
+        status = CASE WHEN %(reset)s = 'true' THEN 0 ELSE enrollments_courseenrollment.status END,
+        completed_at = CASE WHEN %(reset)s = 'true' THEN NULL ELSE enrollments_courseenrollment.completed_at END,
+        manually_completed_at = CASE
+            WHEN %(reset)s = 'true' THEN NULL
+            WHEN %(reset)s = 'changed' AND EXISTS (
+                SELECT 1 FROM courses_reset cr
+                WHERE cr.user_id = enrollments_courseenrollment.user_id
+                  AND cr.course_id = enrollments_courseenrollment.course_id
+            ) THEN NULL
+            ELSE enrollments_courseenrollment.manually_completed_at END
 
 )
 SELECT 1
@@ -320,7 +343,7 @@ def write_snapshots(
     actor_id: int | None,
     actor_username: str,
     mode: str,
-    reset_tracking: bool,
+    reset_tracking: str,
     notify: bool,
     job_id: int | None,
     trigger: str = "manual",
@@ -344,6 +367,7 @@ def write_snapshots(
         "reset": reset_tracking,
         "notify": notify,
         "job_id": job_id,
+        "record_content": settings.ARCHIVE_RECORD_CONTENT,
         "trigger": trigger,
         "cert_enrollment_ids": list(certificates),
         "cert_shas": list(certificates.values()),
@@ -362,9 +386,10 @@ def write_snapshots(
 
 
 def change_live_data(
-    *, ids: Sequence[int], now: datetime.datetime, actor_id: int | None, mode: str, reset_tracking: bool
+    *, ids: Sequence[int], now: datetime.datetime, actor_id: int | None, mode: str, reset_tracking: str
 ) -> None:
-    """Tracking reset (if asked), then re-enroll (same row, round + 1) or unenroll, in one statement."""
+    """Tracking reset (if asked: "true" everything, "changed" what changed), then re-enroll (same row, round + 1)
+    or unenroll, in one statement."""
     params = {"ids": list(ids), "now": now, "actor_id": actor_id, "reset": reset_tracking}
     with connection.cursor() as cursor:
         cursor.execute(REENROLL_SQL if mode == "reenroll" else UNENROLL_SQL, params)

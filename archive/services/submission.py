@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from enrollments.content import reset_tracking_option
 from enrollments.models import LearningPlan, LearningPlanEnrollment
 from enrollments.selectors import filter_plan_enrollments
 from lms_admin.accounts.models import User
@@ -123,7 +124,7 @@ def submit_archive(
     learning_plan: LearningPlan,
     actor: User,
     mode: str,
-    reset_tracking: bool = False,
+    reset_tracking: bool | str = False,
     notify: bool = True,
     enrollment_ids: Sequence[int] | None = None,
     select_all_filters: Mapping[str, Any] | None = None,
@@ -139,7 +140,7 @@ def submit_archive(
     that do not pair with the ids; nothing is created when it raises.
     """
     check_archive_request(actor, mode)
-    options = {"mode": mode, "reset_tracking": reset_tracking, "notify": notify}
+    options = {"mode": mode, "reset_tracking": reset_tracking_option(reset_tracking), "notify": notify}
     if rounds is not None:
         pairs = _given_pairs(enrollment_ids, rounds, select_all_filters)
         if len(pairs) > 1:
@@ -237,7 +238,7 @@ def start_archive_job(
     learning_plan: LearningPlan,
     actor: User,
     mode: str,
-    reset_tracking: bool = False,
+    reset_tracking: bool | str = False,
     notify: bool = True,
     enrollment_ids: Sequence[int] | None = None,
     select_all_filters: Mapping[str, Any] | None = None,
@@ -245,10 +246,11 @@ def start_archive_job(
     """Freeze the selection's (id, round) pairs on a new job row and enqueue it once the row is committed.
 
     Raises PermissionDenied, or ValidationError coded invalid_mode, invalid_selection, invalid_request (a bad
-    filter), limit_exceeded or shared_course; nothing is created when it raises. A failed enqueue (Redis down) is
-    logged, not raised: the reconciler enqueues the committed job later.
+    filter or reset_tracking value), limit_exceeded or shared_course; nothing is created when it raises. A failed
+    enqueue (Redis down) is logged, not raised: the reconciler enqueues the committed job later.
     """
     check_archive_request(actor, mode)
+    reset_tracking = reset_tracking_option(reset_tracking)
     selected = selected_enrollments(learning_plan, enrollment_ids=enrollment_ids, select_all_filters=select_all_filters)
     # In id order, the order the engine locks rows in.
     pairs = list(selected.order_by("pk").values_list("pk", "round"))
@@ -259,7 +261,7 @@ def start_archive_job(
         learning_plan=learning_plan,
         actor=actor,
         pairs=pairs,
-        options={"mode": mode, "reset_tracking": bool(reset_tracking), "notify": bool(notify)},
+        options={"mode": mode, "reset_tracking": reset_tracking, "notify": bool(notify)},
         select_all_filters=select_all_filters,
     )
 
@@ -270,7 +272,7 @@ def start_frozen_archive_job(
     actor: User,
     pairs: Sequence[tuple[int, int]],
     mode: str,
-    reset_tracking: bool = False,
+    reset_tracking: bool | str = False,
     notify: bool = True,
     trigger: str = Trigger.MANUAL,
     retraining_run: RetrainingRun | None = None,
@@ -285,6 +287,7 @@ def start_frozen_archive_job(
         check_archive_mode(mode)
     else:
         check_archive_request(actor, mode)
+    reset_tracking = reset_tracking_option(reset_tracking)
     pairs = sorted(dict(pairs).items())  # one pair per id, in the order the engine locks rows in
     if not pairs:
         raise ValidationError("No enrollment selected.", code="invalid_selection")
@@ -294,7 +297,7 @@ def start_frozen_archive_job(
         learning_plan=learning_plan,
         actor=actor,
         pairs=pairs,
-        options={"mode": mode, "reset_tracking": bool(reset_tracking), "notify": bool(notify)},
+        options={"mode": mode, "reset_tracking": reset_tracking, "notify": bool(notify)},
         select_all_filters=None,
         trigger=trigger,
         retraining_run=retraining_run,

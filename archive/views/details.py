@@ -20,6 +20,7 @@ from enrollments import selectors as live
 from lms_admin.accounts import roles
 from lms_admin.web.modals import render_modal
 
+from ..content import archived_diff
 from ..selectors import (
     archived_enrollments_visible_to,
     audit_trail_of,
@@ -69,6 +70,7 @@ def archived_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "archived": archived,
         "courses": courses,
         "audit_events": audit_trail_of(archived)[:200],
+        "content_diff": archived_diff(archived),
         "plan_visible": plan_visible,
         "can_delete": roles.is_superadmin(request.user),
         "nav_section": "plans" if plan_visible else "team",

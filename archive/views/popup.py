@@ -25,7 +25,7 @@ from lms_admin.web.modals import finish_in_modal, render_modal
 from ..exports import selection_csv_response
 from ..forms import ArchiveOneForm, ArchiveOptionsForm, Selection
 from ..models import ArchivedPlanEnrollment, Outcome, RequestKey
-from ..previews import preview_one, preview_selection
+from ..previews import preview_changes, preview_one, preview_selection
 from ..selectors import get_job_for, get_plan_for_archiving
 from ..services import (
     RequestKeyClaim,
@@ -291,7 +291,9 @@ def _selection_popup(
 ) -> HttpResponse:
     preview = None
     if queryset is not None:
-        preview = preview_selection(plan, queryset, shares=form.shares, **form.options())
+        preview = preview_changes(
+            plan, queryset, preview_selection(plan, queryset, shares=form.shares, **form.options())
+        )
     context = {
         "plan": plan,
         "form": form,

@@ -15,13 +15,14 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from enrollments import selectors as live
-from enrollments.models import LearningPlan, LearningPlanEnrollment, RetrainingRule
+from enrollments.models import EnrollmentStatus, LearningPlan, LearningPlanEnrollment, ResetTracking, RetrainingRule
 from enrollments.retraining import clean_rule, delete_rule, save_rule
 from lms_admin.accounts import roles
 from lms_admin.web.csv import csv_response, iso
 from lms_admin.web.modals import render_modal
 
 from ..compliance import due_rounds, forecast
+from ..content import completed_again_count
 from ..models import ArchiveJob, RetrainingExemption, RetrainingRun
 from ..retraining_forms import NEW_RULE, RULE_FIELDS, ConfirmRunForm, ExemptionForm, RuleForm
 from ..retraining_preview import forecast_chart, forecast_of_values
@@ -70,6 +71,10 @@ def _forecast_context(plan: LearningPlan, rule: RetrainingRule | None, form: Rul
         context["forecast_of"] = "form"
     if context["forecast"] is not None:
         context["chart"] = forecast_chart(context["forecast"])
+    shown = form if form is not None else RuleForm(rule=rule)
+    if shown.keeps_tracking:  # §13's count: who a keep-tracking round would leave with nothing to do
+        completed = plan.enrollments.filter(status=EnrollmentStatus.COMPLETED).values_list("user_id", flat=True)
+        context["completed_again"] = completed_again_count(plan, list(completed), ResetTracking.KEEP)
     return context
 
 

@@ -149,8 +149,8 @@ def test_put_creates_the_rule_with_defaults_for_omitted_fields_then_replaces_the
     ) == [("retraining_rule.created", world.superadmin.pk), ("retraining_rule.changed", world.superadmin.pk)]
 
 
-@pytest.mark.parametrize("value", [False, True])
-def test_reset_tracking_travels_as_json_true_or_false(world, value):
+@pytest.mark.parametrize("value", [False, True, "changed"])
+def test_reset_tracking_travels_as_json_true_false_or_changed(world, value):
     api = Api(world.superadmin)
     answer = api.put(world.rule_url(), {"valid_for_months": 12, "reset_tracking": value})
     assert answer.status_code == 200 and answer.json()["data"]["reset_tracking"] == value

@@ -137,7 +137,7 @@ CALENDAR = {**GOOD, "anchor": "calendar", "month": "1", "day": "31", "min_active
         ({**CALENDAR, "min_active_days": ""}, "min_active_days", "Min active days is required."),
         ({**CALENDAR, "valid_for_months": "18"}, "valid_for_months", "a whole number of years (12, 24, …)."),
         ({**CALENDAR, "min_active_days": "10"}, "min_active_days", "inside the window would be re-enrolled at once."),
-        ({**GOOD, "reset_tracking": "maybe"}, "reset_tracking", "Reset tracking must be true or false."),
+        ({**GOOD, "reset_tracking": "maybe"}, "reset_tracking", "Reset tracking must be true, false or “changed”."),
         ({**GOOD, "user_statuses": []}, "user_statuses", STATUSES),
         ({**GOOD, "user_statuses": ["retired"]}, "user_statuses", STATUSES),
         ({**GOOD, "start_after": "next week"}, "start_after", "Start after must be a date (YYYY-MM-DD)."),
