@@ -13,7 +13,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from enrollments.models import ResetTracking, RetrainingRule
+from enrollments.models import ResetTracking, RetrainingRule, reset_tracking_value
 from enrollments.retraining import RULE_DEFAULTS, clean_rule
 from lms_admin.accounts.models import User, UserStatus
 from lms_admin.web.api import MAX_ID
@@ -128,7 +128,7 @@ class RuleForm(DescribedErrors, forms.Form):
 
     @property
     def keeps_tracking(self) -> bool:
-        return str(self.value_of("reset_tracking")) == ResetTracking.KEEP
+        return reset_tracking_value(self.value_of("reset_tracking")) is False
 
 
 class ExemptionForm(DescribedErrors, forms.Form):

@@ -2,6 +2,7 @@
 
 import uuid
 
+from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -221,6 +222,74 @@ class ResetTracking(models.TextChoices):
     CHANGED = "changed", "Reset only what changed"
 
 
+RESET_TRACKING_VALUES = {ResetTracking.KEEP.value: False, ResetTracking.ALL.value: True, "changed": "changed"}
+
+
+def reset_tracking_value(value):
+    """SPEC §13's value of a tracking option — False, True or "changed" — from itself or its stored text."""
+    if isinstance(value, str):
+        return RESET_TRACKING_VALUES.get(value.strip().lower(), value)
+    return value
+
+
+class ResetTrackingAttribute(models.query_utils.DeferredAttribute):
+    """A model's `reset_tracking` always holds SPEC §13's value, whatever was assigned (a form's text, a bool)."""
+
+    def __set__(self, instance, value) -> None:
+        instance.__dict__[self.field.attname] = reset_tracking_value(value)
+
+
+class ResetTrackingField(models.CharField):
+    """An archive's tracking option, stored as its text ("false", "true", "changed") and read as the values the
+    API and the services speak — False, True or "changed" — so a record whose tracking was kept says False."""
+
+    descriptor_class = ResetTrackingAttribute
+
+    def __init__(self, *args, **kwargs):
+        kwargs["max_length"] = 8
+        kwargs["choices"] = [
+            (False, ResetTracking.KEEP.label),
+            (True, ResetTracking.ALL.label),
+            ("changed", ResetTracking.CHANGED.label),
+        ]
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return reset_tracking_value(value)
+
+    def to_python(self, value):
+        return reset_tracking_value(value)
+
+    def get_prep_value(self, value):
+        return reset_tracking_text(value)
+
+    def run_validators(self, value):
+        super().run_validators(reset_tracking_text(value))  # the text's length, not a bool's
+
+    def formfield(self, **kwargs):
+        # Forms speak the stored text ("true", "false", "changed"), as the pages' own option fields do.
+        field = super().formfield(**{"choices_form_class": ResetTrackingChoiceField, **kwargs})
+        field.choices = [*([("", "---------")] if self.blank else []), *ResetTracking.choices]
+        return field
+
+
+def reset_tracking_text(value):
+    """The stored text of a tracking option ("false", "true", "changed") from its value or its text."""
+    if value is None:
+        return None
+    value = reset_tracking_value(value)
+    if isinstance(value, bool):
+        return ResetTracking.ALL.value if value else ResetTracking.KEEP.value
+    return value
+
+
+class ResetTrackingChoiceField(forms.TypedChoiceField):
+    """A form's tracking option: the choices' text in the page, the value (False, True, "changed") once cleaned."""
+
+    def prepare_value(self, value):
+        return reset_tracking_text(value)
+
+
 class RetrainingRule(models.Model):
     """When a plan's completions expire, and how the learners are archived and re-enrolled then (one per plan)."""
 
@@ -235,7 +304,7 @@ class RetrainingRule(models.Model):
     day = models.PositiveSmallIntegerField(null=True, blank=True)
     min_active_days = models.PositiveSmallIntegerField(null=True, blank=True)
     window_days = models.PositiveSmallIntegerField(default=30, validators=[MaxValueValidator(365)])
-    reset_tracking = models.CharField(max_length=8, choices=ResetTracking.choices, default=ResetTracking.ALL)
+    reset_tracking = ResetTrackingField(default=True)
     notify = models.BooleanField(default=True)
     user_statuses = models.JSONField(default=list, help_text="User statuses whose learners a run archives.")
     paused = models.BooleanField(default=False)

@@ -14,18 +14,12 @@ from ninja import Field, Schema
 from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
 
 from enrollments.api import reject_nul
-from enrollments.models import ResetTracking, RetrainingRule
+from enrollments.content import reset_tracking_json
+from enrollments.models import RetrainingRule
 from lms_admin.web.api import MAX_ID
 
 from ..compliance import ComplianceState
 from ..models import RetrainingRun
-
-# reset_tracking travels as JSON true / false / "changed" (SPEC §13); it is stored as its text.
-RESET_TRACKING_JSON: dict[str, bool | str] = {
-    ResetTracking.ALL: True,
-    ResetTracking.KEEP: False,
-    ResetTracking.CHANGED: "changed",
-}
 
 
 class RetrainingRuleIn(Schema):
@@ -73,7 +67,7 @@ class RetrainingRuleOut(Schema):
 
     @staticmethod
     def resolve_reset_tracking(rule: RetrainingRule) -> bool | str:
-        return RESET_TRACKING_JSON[rule.reset_tracking]
+        return reset_tracking_json(rule.reset_tracking)
 
 
 class ForecastMonth(Schema):

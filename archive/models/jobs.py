@@ -5,7 +5,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from enrollments.models import ResetTracking
+from enrollments.models import ResetTrackingField
 
 from .choices import ArchiveMode, Outcome, Trigger
 
@@ -25,7 +25,7 @@ class ArchiveJob(models.Model):
     )
     learning_plan_title = models.CharField(max_length=255, blank=True)
     mode = models.CharField(max_length=16, choices=ArchiveMode.choices)
-    reset_tracking = models.CharField(max_length=8, choices=ResetTracking.choices, default=ResetTracking.KEEP)
+    reset_tracking = ResetTrackingField(default=False)
     notify = models.BooleanField(default=True)
     select_all = models.BooleanField(default=False)
     filters = models.JSONField(default=dict, blank=True)

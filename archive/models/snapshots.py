@@ -5,7 +5,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from enrollments.models import EnrollmentStatus, ResetTracking
+from enrollments.models import EnrollmentStatus, ResetTrackingField
 
 from .choices import ArchiveMode, Trigger, ValidityState
 from .content import PlanContentVersion
@@ -34,7 +34,7 @@ class ArchivedPlanEnrollment(models.Model):
     )
     archived_by_username = models.CharField(max_length=150)
     mode = models.CharField(max_length=16, choices=ArchiveMode.choices)
-    reset_tracking = models.CharField(max_length=8, choices=ResetTracking.choices)
+    reset_tracking = ResetTrackingField()
     notify = models.BooleanField()
     # The plan's content when archived (SPEC §13); null for records archived before it was recorded.
     content_version = models.ForeignKey(

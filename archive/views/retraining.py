@@ -4,6 +4,7 @@ and Confirm, the exemptions. Superadmins edit; the plan's power users read."""
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -79,7 +80,12 @@ def _forecast_context(plan: LearningPlan, rule: RetrainingRule | None, form: Rul
 
 
 def _same_rule(rule: RetrainingRule, fields: dict) -> bool:
-    return all(getattr(rule, name) == value for name, value in fields.items())
+    """Whether the form's cleaned values are the saved rule's (compared as stored: "true" is the rule's True)."""
+
+    def stored(name: str, value: Any) -> Any:
+        return RetrainingRule._meta.get_field(name).get_prep_value(value)
+
+    return all(stored(name, getattr(rule, name)) == stored(name, value) for name, value in fields.items())
 
 
 def _render_page(

@@ -61,7 +61,7 @@ def test_one_enrollment_is_archived_now_and_answers_200_with_its_outcome(api_as,
         "archive_id": archive.pk,
         "message": data["message"],
     }
-    assert (archive.mode, archive.reset_tracking, archive.notify) == ("reenroll", "false", False)
+    assert (archive.mode, archive.reset_tracking, archive.notify) == ("reenroll", False, False)
     enrollment.refresh_from_db()
     assert enrollment.round == 2
     assert not ArchiveJob.objects.exists()

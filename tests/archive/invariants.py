@@ -317,7 +317,7 @@ class Invariant:
                 elif enrolled is not None and (learner, course_id) not in needed:
                     self.problem(f"unenrolled {key}: the course enrollment in course {course_id} is still there")
             plan_materials = [m for course_id in plan_courses for m in materials[course_id]]
-            if snapshot["reset_tracking"] == "true":
+            if snapshot["reset_tracking"] is True:
                 written_before = [
                     m
                     for m in plan_materials
@@ -326,7 +326,7 @@ class Invariant:
                 ]
                 if written_before:
                     self.problem(f"reset {key}: tracking of materials {written_before} survived the reset")
-            elif snapshot["reset_tracking"] == "false":  # "changed" is checked by its own tests (tests/content)
+            elif snapshot["reset_tracking"] is False:  # "changed" is checked by its own tests (tests/content)
                 tracked = {
                     entry[0]
                     for course in self.course_snapshots[snapshot["id"]]

@@ -157,7 +157,7 @@ def test_reenroll_with_reset_deletes_tracking_and_manual_completions(learner, su
     live = LearningPlanEnrollment.objects.get()
     assert (live.round, live.status, live.completed_at) == (2, EnrollmentStatus.ENROLLED, None)
     snapshot = ArchivedPlanEnrollment.objects.get()
-    assert snapshot.plan_status == EnrollmentStatus.COMPLETED and snapshot.reset_tracking == "true"
+    assert snapshot.plan_status == EnrollmentStatus.COMPLETED and snapshot.reset_tracking is True
     assert snapshot.course_enrollments.filter(materials_completed=2).count() == 1
 
 

@@ -101,7 +101,7 @@ def test_superadmin_archives_one_enrollment_with_reenroll_and_reset_then_finds_i
     expect(page.locator("#messages")).to_contain_text("Ada Lovelace: 1 enrollment archived.")
     expect(row.locator("td.num")).to_have_text("2")  # the refreshed table shows round 2
     archived = ArchivedPlanEnrollment.objects.get(user=ada)
-    assert (archived.mode, archived.reset_tracking, archived.round, archived.plan_status) == ("reenroll", "true", 1, 2)
+    assert (archived.mode, archived.reset_tracking, archived.round, archived.plan_status) == ("reenroll", True, 1, 2)
     live = LearningPlanEnrollment.objects.get(user=ada, learning_plan=plan)
     assert (live.round, live.status) == (2, 0)
     assert not MaterialTracking.objects.filter(user=ada).exists()

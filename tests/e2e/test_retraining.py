@@ -131,7 +131,7 @@ def test_a_superadmin_creates_a_rule_reads_its_forecast_runs_it_and_sees_complia
     )
     expect(forecast).to_contain_text("From the saved rule.")
     rule = RetrainingRule.objects.get(learning_plan=plan)
-    assert (rule.valid_for_months, rule.window_days, rule.reset_tracking) == (12, 30, "true")
+    assert (rule.valid_for_months, rule.window_days, rule.reset_tracking) == (12, 30, True)
 
     page.get_by_label("Learner (username or user id)").fill("edsger")
     page.get_by_label("Reason", exact=True).fill("Seconded abroad until spring")
