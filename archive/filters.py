@@ -12,7 +12,6 @@ from collections.abc import Iterable
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.db.models import F, QuerySet
 
 from enrollments.filters import AnyOf
@@ -20,6 +19,7 @@ from lms_admin.accounts.models import UserStatus
 from lms_admin.web.api import MAX_ID
 
 from .models import ArchivedPlanEnrollment
+from .planner import rows_planned_without
 
 # A search matching at most this many records of the list filters the list by their ids; more are found by the
 # index-only walk in date order (see filter_search).
@@ -30,8 +30,8 @@ PROBE_ROWS = 1_000
 PROBE_MATCHES = 25
 # pg_trgm finds nothing shorter than a trigram through its index: a shorter term is checked on the rows.
 TRIGRAM = 3
-BITMAP_PLANS_ONLY = "SET enable_seqscan = off; SET enable_indexscan = off; SET enable_indexonlyscan = off"
-ALL_PLANS = "RESET enable_seqscan; RESET enable_indexscan; RESET enable_indexonlyscan"
+# Every plan but a bitmap scan (see _ids_through_trigram_index).
+NOT_BITMAP_PLANS = ("seqscan", "indexscan", "indexonlyscan")
 
 
 class IsoDateField(forms.Field):
@@ -112,17 +112,11 @@ def _dense_among_newest(records: QuerySet, terms: list[str]) -> bool:
 def _ids_through_trigram_index(matching: QuerySet) -> list[int]:
     """Ids of up to SEARCH_IDS_MAX + 1 matching records, read through the trigram index whatever PostgreSQL guesses.
 
-    Planned freely, "any 20,001 matching records" is a walk that stops early, if the guess of how many match
-    is right: for "First1 Last2" it walked 300,000 records to find none. A bitmap scan of the trigram index costs
-    what the words' trigrams cost (0.8 ms there), so that is the only plan left open, for this statement alone:
-    the settings and the query go as one batch, which PostgreSQL runs as one transaction (or inside the caller's),
-    so a failure rolls the settings back too."""
-    sql, params = matching.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"{BITMAP_PLANS_ONLY}; {sql}; {ALL_PLANS}", params)
-        while cursor.description is None and cursor.nextset():
-            pass  # past the settings' results to the query's rows
-        return [pk for (pk,) in cursor.fetchall()]
+    Planned freely, "any SEARCH_IDS_MAX + 1 matching records" is a walk that stops early, if the guess of how many
+    match is right: for "First1 Last2" it walked 300,000 records to find none. A bitmap scan of the trigram index costs
+    what the words' trigrams cost (0.8 ms there), so that is the only plan left open, for this statement alone."""
+    ids = matching.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1]
+    return [pk for (pk,) in rows_planned_without(ids, NOT_BITMAP_PLANS)]
 
 
 class ArchivedFilterForm(forms.Form):
