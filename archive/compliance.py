@@ -16,6 +16,7 @@ from django.db.models import Case, Count, Exists, F, OuterRef, Q, QuerySet, Valu
 from enrollments.models import EnrollmentStatus, LearningPlanEnrollment
 
 from .models import RetrainingExemption
+from .planner import rows_planned_without
 
 
 class ComplianceState(models.TextChoices):
@@ -59,17 +60,20 @@ def with_compliance(enrollments: QuerySet[LearningPlanEnrollment], *, today: dat
 
 
 def compliance_counts(enrollments: QuerySet[LearningPlanEnrollment], *, today: datetime.date) -> dict[int, dict]:
-    """{plan id: {state: n}} for these enrollments, every state present (zeros included); one GROUP BY query."""
+    """{plan id: {state: n}} for these enrollments, every state present (zeros included); one GROUP BY query.
+
+    PostgreSQL cannot tell that the state takes six values: it guesses tens of thousands of groups and sorts every
+    enrollment by its state to count them (a plan of 100,000: an on-disk sort, 56–95 ms of a 73–110 ms count
+    under load). Hashing into six groups is what the count needs (32–46 ms), so sorting is left out of its plan."""
     rows = (
         with_compliance(enrollments, today=today)
         .order_by()
-        .values("learning_plan_id", "compliance_state")
+        .values_list("learning_plan_id", "compliance_state")
         .annotate(n=Count("*"))
     )
     counts: dict[int, dict] = {}
-    for row in rows:
-        plan = counts.setdefault(row["learning_plan_id"], dict.fromkeys(ComplianceState.values, 0))
-        plan[row["compliance_state"]] = row["n"]
+    for plan_id, state, n in rows_planned_without(rows, ["sort"]):
+        counts.setdefault(plan_id, dict.fromkeys(ComplianceState.values, 0))[state] = n
     return counts
 
 

@@ -12,35 +12,26 @@ from collections.abc import Iterable
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import CharField, F, Func, QuerySet
+from django.db.models import F, QuerySet
 
 from enrollments.filters import AnyOf
 from lms_admin.accounts.models import UserStatus
 from lms_admin.web.api import MAX_ID
 
 from .models import ArchivedPlanEnrollment
+from .planner import rows_planned_without
 
-# A search matching at most this many records of the list filters the list by their ids (see filter_search).
-SEARCH_IDS_MAX = 20_000
+# A search matching at most this many records of the list filters the list by their ids; more are found by the
+# index-only walk in date order (see filter_search).
+SEARCH_IDS_MAX = 2_000
 # The newest records a search looks at first, and how many of them must match for the list to be read in date
 # order directly: one page's worth.
 PROBE_ROWS = 1_000
 PROBE_MATCHES = 25
 # pg_trgm finds nothing shorter than a trigram through its index: a shorter term is checked on the rows.
 TRIGRAM = 3
-BITMAP_PLANS_ONLY = "SET enable_seqscan = off; SET enable_indexscan = off; SET enable_indexonlyscan = off"
-ALL_PLANS = "RESET enable_seqscan; RESET enable_indexscan; RESET enable_indexonlyscan"
-
-
-class FrozenNames(Func):
-    """The frozen username, first and last name in capitals: the expression the trigram index ape_names_trgm
-    covers, so a search stays an index lookup at a million records (a term never spans two names: terms
-    are split on spaces)."""
-
-    template = "upper(user_username || ' ' || user_first_name || ' ' || user_last_name)"
-    arity = 0
-    output_field = CharField()
+# Every plan but a bitmap scan (see _ids_through_trigram_index).
+NOT_BITMAP_PLANS = ("seqscan", "indexscan", "indexonlyscan")
 
 
 class IsoDateField(forms.Field):
@@ -98,12 +89,9 @@ def _start_of(day: datetime.date) -> datetime.datetime:
 
 
 def _containing(records: QuerySet, terms: list[str]) -> QuerySet:
-    """Records whose frozen names contain every term (given in capitals)."""
-    if not terms:
-        return records
-    records = records.alias(frozen_names=FrozenNames())
+    """Records whose frozen names (`search_names`, in capitals) contain every term (given in capitals)."""
     for term in terms:
-        records = records.filter(frozen_names__contains=term)
+        records = records.filter(search_names__contains=term)
     return records
 
 
@@ -124,17 +112,11 @@ def _dense_among_newest(records: QuerySet, terms: list[str]) -> bool:
 def _ids_through_trigram_index(matching: QuerySet) -> list[int]:
     """Ids of up to SEARCH_IDS_MAX + 1 matching records, read through the trigram index whatever PostgreSQL guesses.
 
-    Planned freely, "any 20,001 matching records" is a walk that stops early, if the guess of how many match
-    is right: for "First1 Last2" it walked 300,000 records to find none. A bitmap scan of the trigram index costs
-    what the words' trigrams cost (0.8 ms there), so that is the only plan left open, for this statement alone:
-    the settings and the query go as one batch, which PostgreSQL runs as one transaction (or inside the caller's),
-    so a failure rolls the settings back too."""
-    sql, params = matching.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1].query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"{BITMAP_PLANS_ONLY}; {sql}; {ALL_PLANS}", params)
-        while cursor.description is None and cursor.nextset():
-            pass  # past the settings' results to the query's rows
-        return [pk for (pk,) in cursor.fetchall()]
+    Planned freely, "any SEARCH_IDS_MAX + 1 matching records" is a walk that stops early, if the guess of how many
+    match is right: for "First1 Last2" it walked 300,000 records to find none. A bitmap scan of the trigram index costs
+    what the words' trigrams cost (0.8 ms there), so that is the only plan left open, for this statement alone."""
+    ids = matching.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1]
+    return [pk for (pk,) in rows_planned_without(ids, NOT_BITMAP_PLANS)]
 
 
 class ArchivedFilterForm(forms.Form):
@@ -202,14 +184,13 @@ class ArchivedFilterSet(django_filters.FilterSet):
         """Every word (up to five) must be part of the frozen username, first or last name, in any case.
 
         The list is newest first, and which plan PostgreSQL picks for "the newest 25 matching" depends on a guess
-        of how many records match, spread evenly over the dates. Measured on a plan of 300,000 records, a wrong
-        guess walks the whole plan in date order testing every name (two common words that never meet, "First1
-        Last2": 1.5 s; a word whose matches are all old: 0.5 s). So the search decides itself, on facts: when a
-        page's worth of the newest 1,000 records match, the walk in date order meets a page at once; otherwise
-        the matching records are looked up through the trigram index (ape_names_trgm) and, when at most
-        SEARCH_IDS_MAX match, the list is filtered by their ids. Left slow: more than SEARCH_IDS_MAX matches, none
-        of them recent (0.33 s, the worst case in docs/PERFORMANCE.md): every way of reading it tests ~100,000
-        names."""
+        of how many records match, spread evenly over the dates; a wrong guess walked a 300,000-record plan in date
+        order for 1.5 s. So the search decides itself, on facts: when a page's worth of the newest 1,000 records
+        match, the walk in date order meets a page at once; otherwise the matching records are looked up through
+        the trigram index (ape_names_trgm) and, when at most SEARCH_IDS_MAX match, the list is filtered by their
+        ids. More matches, none of them recent: the walk in date order after all, an index-only scan of the plan's
+        date index that tests the `search_names` it carries (the view pages with `ids_first`): 100,000 entries
+        in ~20 ms, where testing an id list of 11,000 cost three times that — hence SEARCH_IDS_MAX at 2,000."""
         terms = [term.upper() for term in value.split()[:5]]
         if not terms:
             return queryset

@@ -137,8 +137,16 @@ class LearningPlanEnrollment(models.Model):
             models.UniqueConstraint(fields=["user", "learning_plan"], name="uniq_plan_enrollment"),
         ]
         indexes = [
-            # The retraining due set and forecast: a range scan per plan.
-            models.Index(fields=["learning_plan", "certified_until"], name="lpe_plan_certified_idx"),
+            # The retraining due set and forecast: a range scan per plan. Status and user ride along so the
+            # Compliance page counts a plan's states from the index alone (100,000 enrollments: no heap reads).
+            models.Index(
+                fields=["learning_plan", "certified_until"],
+                include=["status", "user"],
+                name="lpe_plan_certified_idx",
+            ),
+            # A plan's enrollments in id order (the Compliance list's default, newest first): without it the list
+            # of the plan holding the oldest ids walked the whole table's primary key backwards (0.27 s at 1,000,000).
+            models.Index(fields=["learning_plan", "id"], name="lpe_plan_id_idx"),
             # The active list's default order (newest first) and keyset pagination.
             models.Index(fields=["learning_plan", "-enrolled_at", "-id"], name="lpe_plan_enrolled_idx"),
             models.Index(fields=["learning_plan", "status", "-enrolled_at", "-id"], name="lpe_plan_status_idx"),

@@ -142,3 +142,44 @@ def test_the_migration_check_needs_no_secret_key():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "No changes detected" in result.stdout
+
+
+LOGIN_PAGE_COOKIE = (
+    "from django.test import Client; from django.urls import reverse; "
+    "response = Client().get(reverse('accounts:login')); "
+    "print(response.status_code, response.cookies['csrftoken'].output())"
+)
+
+
+def login_page_cookie_in_production(**env: str) -> tuple[str, str]:
+    """The login page's status and its CSRF cookie header, as a production process serves them over plain HTTP."""
+    result = manage_in_production(
+        "shell",
+        "-c",
+        LOGIN_PAGE_COOKIE,
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="testserver",
+        SECURE_SSL_REDIRECT="0",
+        **env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    status, header = result.stdout.strip().splitlines()[-1].split(" ", 1)
+    return status, header
+
+
+def test_production_cookies_are_https_only_by_default():
+    status, header = login_page_cookie_in_production()
+
+    assert status == "200"
+    assert header.startswith("Set-Cookie: csrftoken=")
+    assert "; Secure" in header
+
+
+def test_a_staging_box_over_plain_http_turns_secure_cookies_off_and_can_log_in():
+    """A browser drops a Secure cookie sent over HTTP: the login form's CSRF cookie must come without it."""
+    status, header = login_page_cookie_in_production(SECURE_COOKIES="0")
+
+    assert status == "200"
+    assert header.startswith("Set-Cookie: csrftoken=")
+    assert "Secure" not in header

@@ -11,21 +11,19 @@ import datetime
 from typing import Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, StrictBool, StrictInt, field_validator
+from pydantic import StrictBool, StrictInt, field_validator
 
 from enrollments.api import reject_nul
 from enrollments.content import reset_tracking_json
 from enrollments.models import RetrainingRule
-from lms_admin.web.api import MAX_ID
+from lms_admin.web.api import MAX_ID, StrictSchema
 
 from ..compliance import ComplianceState
 from ..models import RetrainingRun
 
 
-class RetrainingRuleIn(Schema):
+class RetrainingRuleIn(StrictSchema):
     """The whole rule: a field left out takes its default (only `valid_for_months` has none)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     valid_for_months: StrictInt | None = Field(None, description="1–120; a multiple of 12 for calendar rules.")
     anchor: str | None = Field(None, description="completion (default) or calendar.", examples=["completion"])
@@ -98,7 +96,7 @@ class RetrainingRunOut(Schema):
         return sorted(job.pk for job in run.jobs.all())
 
 
-class ConfirmIn(Schema):
+class ConfirmIn(StrictSchema):
     # Required, but judged in the endpoint: a power user's empty body answers 403, as every refused action does.
     count: StrictInt | None = Field(
         None, description="Required: the number of learners the run archives, repeated to confirm it."

@@ -1,5 +1,5 @@
-# A trigram index for the Archived view's search (archive.filters.FrozenNames): the expression must stay
-# identical to FrozenNames.template for PostgreSQL to use it.
+# A trigram index for the Archived view's search on the frozen names in capitals (0009 moves it onto the stored
+# column `search_names`).
 
 from django.db import migrations
 

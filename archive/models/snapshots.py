@@ -1,7 +1,10 @@
 """Archived plan enrollments (frozen snapshots), their course snapshots and stored certificates (SPEC §4.4)."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.db.models import Value
+from django.db.models.functions import Concat, Upper
 from django.urls import reverse
 from django.utils import timezone
 
@@ -115,6 +118,15 @@ class ArchivedPlanEnrollment(models.Model):
     # The round's last valid day under the plan's retraining rule (SPEC §11); a new enrollment of the learner
     # in the plan starts its certification from the latest Completed round's date.
     certified_until = models.DateField(null=True, blank=True)
+    # The frozen username, first and last name in capitals, as the Archived view's search matches them (a term never
+    # spans two names: terms are split on spaces). Stored, so a search tests a column instead of computing upper()
+    # per row, which was two thirds of a search's cost; trigram-indexed (ape_names_trgm) and carried in
+    # ape_plan_archived_idx, so a newest-first walk of a plan tests names without reading the table.
+    search_names = models.GeneratedField(
+        expression=Upper(Concat("user_username", Value(" "), "user_first_name", Value(" "), "user_last_name")),
+        output_field=models.TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-archived_at", "-id"]
@@ -122,7 +134,10 @@ class ArchivedPlanEnrollment(models.Model):
             models.UniqueConstraint(fields=["enrollment_id", "round"], name="uniq_archive_enrollment_round"),
         ]
         indexes = [
-            models.Index(fields=["learning_plan", "-archived_at", "-id"], name="ape_plan_archived_idx"),
+            models.Index(
+                fields=["learning_plan", "-archived_at", "-id"], include=["search_names"], name="ape_plan_archived_idx"
+            ),
+            GinIndex(fields=["search_names"], opclasses=["gin_trgm_ops"], name="ape_names_trgm"),
             models.Index(fields=["user", "-archived_at"], name="ape_user_idx"),
             models.Index(fields=["learning_plan", "archived_by", "-archived_at", "-id"], name="ape_plan_by_idx"),
             models.Index(fields=["learning_plan", "user_status", "-archived_at", "-id"], name="ape_plan_ustatus_idx"),

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from enrollments.content import reset_tracking_option
+from enrollments.filters import ActiveEnrollmentFilter
 from enrollments.models import LearningPlan, LearningPlanEnrollment
 from enrollments.selectors import filter_plan_enrollments
 from lms_admin.accounts.models import User
@@ -54,7 +55,8 @@ def selected_enrollments(
     """The plan's active enrollments an admin selected: ids picked by hand (all of them must be the plan's), or
     every enrollment matching the Active list's filters. Exactly one of the two; both limits are checked here.
 
-    Raises ValidationError coded invalid_selection, invalid_request (a bad filter) or limit_exceeded.
+    Raises ValidationError coded invalid_selection, invalid_request (an unknown filter or a bad value) or
+    limit_exceeded.
     """
     if (enrollment_ids is None) == (select_all_filters is None):
         raise ValidationError(
@@ -93,9 +95,18 @@ def _picked_ids(enrollment_ids: Sequence[int]) -> list[int]:
 
 
 def _matching_enrollments(plan: LearningPlan, filters: Mapping[str, Any]) -> QuerySet[LearningPlanEnrollment]:
-    """Select all: the enrollments the filters match, at most ARCHIVE_MAX_SELECT_ALL of them."""
+    """Select all: the enrollments the filters match, at most ARCHIVE_MAX_SELECT_ALL of them. A name that is not
+    one of the Active list's filters is refused, not ignored: ignoring it would select more than was asked."""
     if not isinstance(filters, Mapping):
         raise ValidationError("Select all needs the list's filters as an object.", code="invalid_selection")
+    known = tuple(ActiveEnrollmentFilter.base_filters)
+    unknown = sorted(str(name)[:60] for name in filters if name not in known)
+    if unknown:
+        raise ValidationError(
+            f"Unknown filter{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:20])}: select all takes only the "
+            f"Active list's filters ({', '.join(known)}). Nothing was archived.",
+            code="invalid_request",
+        )
     queryset = filter_plan_enrollments(plan, filters)
     limit = settings.ARCHIVE_MAX_SELECT_ALL
     if queryset.order_by()[: limit + 1].count() > limit:

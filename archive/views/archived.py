@@ -42,7 +42,9 @@ def archived_list(request: HttpRequest, plan_id: int) -> HttpResponse:
     if filterset.is_bound and not filterset.is_valid():
         filter_error = filterset.error_message()
     else:
-        page = paginate(filterset.qs, ARCHIVED_LIST, params, exact_count=archived_counts_exactly(request.GET))
+        page = paginate(
+            filterset.qs, ARCHIVED_LIST, params, exact_count=archived_counts_exactly(request.GET), ids_first=True
+        )
     can_delete = roles.is_superadmin(request.user)
     table = ArchivedEnrollmentTable(
         PreparedRows(page.rows if page else []), order_by=params.sort, exclude=() if can_delete else ("select",)

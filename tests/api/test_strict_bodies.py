@@ -5,8 +5,10 @@ import json
 
 import pytest
 
-from archive.models import ArchivedPlanEnrollment, ArchiveJob
+from archive.models import ArchivedPlanEnrollment, ArchiveJob, RetrainingRun
+from enrollments.models import RetrainingRule
 from enrollments.services import enroll_user
+from lms_admin.audit.models import AuditEvent
 from tests.factories import UserFactory, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -190,4 +192,57 @@ def test_the_openapi_document_says_unknown_fields_are_refused(api_as, superadmin
         "user_status",
         "enrolled_from",
         "enrolled_to",
+    }
+
+
+# --- the retraining bodies (SPEC §11) ---------------------------------------------------------------------------
+
+
+def test_a_retraining_rule_with_an_unknown_field_is_refused_naming_it_and_the_fields_and_saves_nothing(
+    api_as, superadmin, plan_of_three
+):
+    plan, _ = plan_of_three
+    client = api_as(superadmin)
+
+    response = client.client.put(
+        f"/api/v1/learning-plans/{plan.pk}/retraining-rule",
+        {"valid_for_months": 12, "windw_days": 400},
+        content_type="application/json",
+        headers=client.headers,
+    )
+
+    message = refused(response)
+    assert message.startswith("Unknown field windw_days (the fields are: valid_for_months, anchor, ")
+    assert not RetrainingRule.objects.exists()
+
+
+def test_a_confirmation_with_an_unknown_field_is_refused_naming_it_and_starts_nothing(
+    api_as, superadmin, plan_of_three, settings
+):
+    settings.RETRAINING_CONFIRM_OVER = -1  # every run waits for its confirmation
+    plan, _ = plan_of_three
+    RetrainingRule.objects.create(learning_plan=plan, valid_for_months=12, user_statuses=["active"])
+    client = api_as(superadmin)
+    run = client.post(f"/api/v1/learning-plans/{plan.pk}/retraining-runs").json()["data"]
+    assert run["status"] == "awaiting_confirmation"
+
+    message = refused(client.post(f"/api/v1/retraining-runs/{run['id']}/confirm", {"count": 0, "force": True}))
+
+    assert message == "Unknown field force (the fields are: count). Nothing was changed."
+    assert RetrainingRun.objects.get(pk=run["id"]).status == RetrainingRun.Status.AWAITING_CONFIRMATION
+    assert not AuditEvent.objects.filter(action="retraining_run.confirmed").exists()
+
+
+def test_every_request_body_of_the_api_refuses_unknown_fields_in_the_openapi_document(api_as, superadmin):
+    document = api_as(superadmin).get("/api/v1/openapi.json").json()
+    bodies = [
+        operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for path in document["paths"].values()
+        for operation in path.values()
+        if "requestBody" in operation
+    ]
+
+    assert {"ArchiveIn", "RetrainingRuleIn", "ConfirmIn"} <= set(bodies)
+    assert {name: document["components"]["schemas"][name].get("additionalProperties") for name in bodies} == {
+        name: False for name in bodies
     }

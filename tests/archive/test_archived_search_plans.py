@@ -86,8 +86,31 @@ def test_a_search_matching_few_old_records_reads_them_by_id_not_by_walking_the_d
         page = client.get(url, {"search": "lovelace"})
 
     assert page.status_code == 200 and "Lovelace" in page.content.decode() and "Hopper" not in page.content.decode()
-    rows_query = next(q["sql"] for q in reversed(queries.captured_queries) if '"user_last_name"' in q["sql"])
-    assert "= ANY(" in rows_query and "LIKE" not in rows_query
+    statements = [q["sql"] for q in queries.captured_queries]
+    page_ids = next(sql for sql in statements if "= ANY(" in sql and "LIMIT 26" in sql)
+    assert "LIKE" not in page_ids
+    rows_query = next(sql for sql in reversed(statements) if '"user_last_name"' in sql)
+    assert '"id" IN (' in rows_query and "LIKE" not in rows_query
+
+
+def test_a_search_matching_many_old_records_walks_only_the_index_then_reads_the_page_by_id(
+    client, superadmin, archived_plan, monkeypatch
+):
+    """The walk in date order tests the names the plan's date index carries (an index-only scan): only the page's
+    ids come out of it, and the page's rows are read by id afterwards."""
+    monkeypatch.setattr(filters, "SEARCH_IDS_MAX", 0)  # as when thousands of old records match
+    client.force_login(superadmin)
+    url = reverse("archive:archived_list", args=[archived_plan.pk])
+
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url, {"search": "lovelace"})
+
+    assert page.status_code == 200 and "Lovelace" in page.content.decode() and "Hopper" not in page.content.decode()
+    statements = [q["sql"] for q in queries.captured_queries]
+    walk = next(sql for sql in statements if "LIKE" in sql and "LIMIT 26" in sql)
+    assert walk.startswith('SELECT "archive_archivedplanenrollment"."id" AS "pk" FROM')
+    rows_query = next(sql for sql in reversed(statements) if '"user_last_name"' in sql)
+    assert '"id" IN (' in rows_query and "LIKE" not in rows_query
     assert len(queries.captured_queries) <= 10
 
 

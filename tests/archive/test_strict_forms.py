@@ -12,7 +12,7 @@ from django.urls import reverse
 from archive.models import ArchivedPlanEnrollment, ArchiveJob
 from enrollments.models import LearningPlanEnrollment
 from enrollments.services import enroll_user
-from tests.archive.popup_forms import HTMX, opened
+from tests.archive.popup_forms import HIDDEN, HTMX, hidden_fields, opened
 from tests.factories import UserFactory, make_plan
 
 pytestmark = pytest.mark.django_db
@@ -136,3 +136,31 @@ def test_the_popup_as_rendered_still_starts_its_job(client, superadmin, plan_of_
     assert response.status_code == 200, response.content[:300]
     job = ArchiveJob.objects.get()
     assert (job.total, job.filters) == (2, {"status": "0"})
+
+
+def test_select_all_carries_exactly_the_active_filters_not_other_names_in_the_address(
+    client, superadmin, plan_of_three
+):
+    """The selection bar used to carry any query parameter whose name was a piece of a filter name (`s`, `tatus`),
+    so a select-all from such an address opened a pop-up that refused its own form."""
+    plan, (first, *_) = plan_of_three
+    client.force_login(superadmin)
+    address = {"search": first.user.username, "status": "0", "s": "x", "tatus": "2", "at": "1", "sort": "-enrolled_at"}
+
+    active = client.get(reverse("enrollments:plan_enrollments", args=[plan.pk]), address).content.decode()
+    bar = active[active.index('<form id="selection-form"') : active.index("</form>", active.index("selection-form"))]
+    carried = dict(HIDDEN.findall(bar))
+
+    assert carried == {"select_all": "", "search": first.user.username, "status": "0"}
+    popup = client.get(bulk_url(plan), {**carried, "select_all": "1"}, **HTMX)
+    assert popup.status_code == 200, popup.content[:300]
+    assert "This form was changed" not in popup.content.decode()
+    fields = hidden_fields(popup)
+    assert {name: fields.get(name) for name in ("select_all", "search", "status", "s", "tatus", "at")} == {
+        "select_all": "1",
+        "search": first.user.username,
+        "status": "0",
+        "s": None,
+        "tatus": None,
+        "at": None,
+    }

@@ -182,3 +182,26 @@ def test_a_power_user_may_submit_nothing(superadmin):
         with pytest.raises(PermissionDenied):
             submit_archive(learning_plan=plan, actor=power_user, mode="reenroll", **selection)
     assert_nothing_created()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("entry", ["service", "preview"])
+def test_select_all_with_a_filter_name_the_list_does_not_have_is_refused_by_the_service_itself(superadmin, entry):
+    """The API and the pop-up refuse unknown filters at their door; the service refuses them too, so a caller
+    that forgets cannot unenroll a whole plan through a misspelt filter."""
+    plan, ids = plan_with_learners(3)
+    filters = {"enroled_to": "2000-01-01", "pk__in": [ids[0]], "status": "0"}
+
+    with pytest.raises(ValidationError) as raised:
+        if entry == "service":
+            submit_archive(learning_plan=plan, actor=superadmin, mode="unenroll", select_all_filters=filters)
+        else:
+            selected_enrollments(plan, select_all_filters=filters)
+
+    assert raised.value.code == "invalid_request"
+    assert raised.value.message == (
+        "Unknown filters enroled_to, pk__in: select all takes only the Active list's filters "
+        "(search, status, user_status, enrolled_from, enrolled_to). Nothing was archived."
+    )
+    assert_nothing_created()
+    assert sorted(LearningPlanEnrollment.objects.filter(learning_plan=plan).values_list("pk", flat=True)) == ids

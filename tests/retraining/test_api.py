@@ -192,7 +192,11 @@ BAD_RULES = [
     ({"valid_for_months": "twelve"}, "invalid_request", "valid_for_months: Input should be a valid integer"),
     ({"valid_for_months": True}, "invalid_request", "valid_for_months: Input should be a valid integer"),
     ({"valid_for_months": 12, "reset_tracking": "yes"}, "invalid_request", "reset_tracking"),
-    ({"valid_for_months": 12, "window": 10}, "invalid_request", "window: Extra inputs are not permitted"),
+    (
+        {"valid_for_months": 12, "window": 10},
+        "invalid_request",
+        "Unknown field window (the fields are: valid_for_months, anchor",
+    ),
 ]
 
 
