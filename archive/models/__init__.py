@@ -1,12 +1,15 @@
-"""The archive app's models: snapshots, jobs, request keys, retraining rules (one module each)."""
+"""The archive app's models: snapshots, jobs, request keys, retraining rules, imports (one module each)."""
 
 from .choices import ArchiveMode, Outcome, Trigger, ValidityState
+from .imports import ArchiveImport, ArchiveImportRow
 from .jobs import ArchiveJob, ArchiveJobItem
 from .requests import RequestKey
 from .retraining import RetrainingExemption, RetrainingRun
 from .snapshots import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment
 
 __all__ = [
+    "ArchiveImport",
+    "ArchiveImportRow",
     "ArchiveJob",
     "ArchiveJobItem",
     "ArchiveMode",

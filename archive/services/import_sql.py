@@ -1,0 +1,179 @@
+"""The statements that store and resolve an import's rows (SPEC §12), each once for the whole file: the rows go in
+with one INSERT from arrays, and users, plans, enrollments and duplicates are resolved by one UPDATE with joins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+from enrollments.models import LearningPlan, LearningPlanEnrollment
+from lms_admin.accounts.models import User
+
+from ..models import ArchiveImportRow
+from .import_parsing import ParsedRow, cells_json
+
+ROWS = ArchiveImportRow._meta.db_table
+USERS = User._meta.db_table
+PLANS = LearningPlan._meta.db_table
+ENROLLMENTS = LearningPlanEnrollment._meta.db_table
+
+INSERT_ROWS = f"""
+INSERT INTO {ROWS} (archive_import_id, line, cells, user_key, plan_key, mode, reset_tracking, notify, error, message)
+SELECT %(import_id)s, line, cells::jsonb, user_key, plan_key, mode, reset_tracking, notify, error, message
+FROM unnest(%(lines)s::integer[], %(cells)s::text[], %(user_keys)s::text[], %(plan_keys)s::text[],
+            %(modes)s::text[], %(resets)s::text[], %(notifies)s::boolean[], %(errors)s::text[], %(messages)s::text[])
+     AS r(line, cells, user_key, plan_key, mode, reset_tracking, notify, error, message)
+"""
+
+# How a row's key meets a user or a plan, per column (fixed text, never from the file). Ids were reduced to their
+# digits when the file was read; plan_uid to 32 hexadecimal digits, which PostgreSQL reads as a uuid.
+USER_MATCH = {
+    "username": "u.username = r.user_key",
+    "email": "lower(u.email) = r.user_key",
+    "user_id": "u.id = r.user_key::bigint",
+}
+PLAN_MATCH = {
+    "plan_code": "p.code = r.plan_key",
+    "plan_id": "p.id = r.plan_key::bigint",
+    "plan_uid": "p.uid = r.plan_key::uuid",
+}
+USER_LABEL = {"username": "username", "email": "e-mail", "user_id": "id"}
+PLAN_LABEL = {"plan_code": "code", "plan_id": "id", "plan_uid": "unique id"}
+
+RESOLVE_ROWS = """
+WITH r AS MATERIALIZED (
+    SELECT id, line, user_key, plan_key FROM {rows} WHERE archive_import_id = %(import_id)s AND error = ''
+),
+users_found AS (
+    SELECT r.id,
+           count(*) FILTER (WHERE u.merged_into_id IS NULL) AS live_n,
+           min(u.id) FILTER (WHERE u.merged_into_id IS NULL) AS live_id,
+           min(u.username) FILTER (WHERE u.merged_into_id IS NOT NULL) AS merged_username,
+           min(u.merged_into_id) FILTER (WHERE u.merged_into_id IS NOT NULL) AS kept_id
+    FROM r JOIN {users} u ON {user_match}
+    GROUP BY r.id
+),
+plans_found AS (
+    SELECT r.id, count(*) AS n, min(p.id) AS plan_id FROM r JOIN {plans} p ON {plan_match} GROUP BY r.id
+),
+resolved AS (
+    SELECT r.id, r.line, r.user_key, r.plan_key, uf.live_n, uf.merged_username, uf.kept_id, pf.n AS plan_n,
+           CASE WHEN uf.live_n = 1 THEN uf.live_id END AS user_id,
+           CASE WHEN pf.n = 1 THEN pf.plan_id END AS plan_id
+    FROM r LEFT JOIN users_found uf ON uf.id = r.id LEFT JOIN plans_found pf ON pf.id = r.id
+),
+ranked AS (
+    SELECT resolved.*,
+           CASE WHEN user_id IS NOT NULL AND plan_id IS NOT NULL
+                THEN min(line) OVER (PARTITION BY user_id, plan_id) END AS first_line
+    FROM resolved
+),
+outcome AS (
+    SELECT k.id, k.user_id, k.plan_id, e.id AS enrollment_id, e.round,
+           CASE
+               WHEN k.live_n IS NULL THEN 'unknown_user'
+               WHEN k.live_n > 1 THEN 'ambiguous_user'
+               WHEN k.live_n = 0 THEN 'user_merged'
+               WHEN k.plan_n IS NULL THEN 'unknown_plan'
+               WHEN k.plan_n > 1 THEN 'ambiguous_plan'
+               WHEN k.first_line < k.line THEN 'duplicate_row'
+               WHEN e.id IS NULL THEN 'not_enrolled'
+               ELSE ''
+           END AS error,
+           CASE
+               WHEN k.live_n IS NULL THEN format('No user has the %%s “%%s”.', %(user_label)s, k.user_key)
+               WHEN k.live_n > 1 THEN format(
+                   '%%s users have the %%s “%%s”: use their username or user id instead.',
+                   k.live_n, %(user_label)s, k.user_key)
+               WHEN k.live_n = 0 THEN format(
+                   'The user “%%s” was merged into “%%s”: put that user in the file instead.',
+                   k.merged_username, coalesce(kept.username, 'a user since deleted'))
+               WHEN k.plan_n IS NULL THEN format('No learning plan has the %%s “%%s”.', %(plan_label)s, k.plan_key)
+               WHEN k.plan_n > 1 THEN format(
+                   '%%s learning plans have the code “%%s”: use plan_id or plan_uid instead.', k.plan_n, k.plan_key)
+               WHEN k.first_line < k.line THEN format(
+                   'The same user and learning plan as line %%s, which is the one archived.', k.first_line)
+               WHEN e.id IS NULL THEN format(
+                   '“%%s” is not enrolled in “%%s”.', u.username, p.title)
+               ELSE ''
+           END AS message
+    FROM ranked k
+    LEFT JOIN {enrollments} e ON e.user_id = k.user_id AND e.learning_plan_id = k.plan_id
+    LEFT JOIN {users} kept ON kept.id = k.kept_id
+    LEFT JOIN {users} u ON u.id = k.user_id
+    LEFT JOIN {plans} p ON p.id = k.plan_id
+)
+UPDATE {rows} t
+SET user_id = o.user_id, learning_plan_id = o.plan_id,
+    enrollment_id = CASE WHEN o.error = '' THEN o.enrollment_id END,
+    round = CASE WHEN o.error = '' THEN o.round END,
+    error = o.error, message = o.message
+FROM outcome o
+WHERE t.id = o.id
+"""
+
+UNENROLL_PLANS = f"""
+SELECT DISTINCT learning_plan_id FROM {ROWS}
+WHERE archive_import_id = %(import_id)s AND error = '' AND mode = 'unenroll'
+"""
+
+REFUSE_SHARED = f"""
+UPDATE {ROWS} t SET error = 'shared_course', message = s.message, enrollment_id = NULL, round = NULL
+FROM unnest(%(plan_ids)s::bigint[], %(messages)s::text[]) AS s(plan_id, message)
+WHERE t.archive_import_id = %(import_id)s AND t.error = '' AND t.mode = 'unenroll' AND t.learning_plan_id = s.plan_id
+"""
+
+
+def insert_rows(import_id: int, rows: Sequence[ParsedRow]) -> None:
+    """Every parsed row in one INSERT (the columns travel as arrays)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_ROWS,
+            {
+                "import_id": import_id,
+                "lines": [row.line for row in rows],
+                "cells": [cells_json(row) for row in rows],
+                "user_keys": [row.user_key for row in rows],
+                "plan_keys": [row.plan_key for row in rows],
+                "modes": [row.mode for row in rows],
+                "resets": [row.reset_tracking for row in rows],
+                "notifies": [row.notify for row in rows],
+                "errors": [row.error for row in rows],
+                "messages": [row.message for row in rows],
+            },
+        )
+
+
+def resolve_rows(import_id: int, *, user_column: str, plan_column: str) -> None:
+    """Users, plans, (enrollment, round) pairs, duplicates and their errors, for every row still without one."""
+    statement = RESOLVE_ROWS.format(
+        rows=ROWS,
+        users=USERS,
+        plans=PLANS,
+        enrollments=ENROLLMENTS,
+        user_match=USER_MATCH[user_column],
+        plan_match=PLAN_MATCH[plan_column],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            {"import_id": import_id, "user_label": USER_LABEL[user_column], "plan_label": PLAN_LABEL[plan_column]},
+        )
+
+
+def unenroll_plan_ids(import_id: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(UNENROLL_PLANS, {"import_id": import_id})
+        return [plan_id for (plan_id,) in cursor.fetchall()]
+
+
+def refuse_shared(import_id: int, messages: dict[int, str]) -> None:
+    """The unenroll rows of plans with a shared course become shared_course, with the guard's message."""
+    if not messages:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            REFUSE_SHARED,
+            {"import_id": import_id, "plan_ids": list(messages), "messages": list(messages.values())},
+        )
