@@ -21,7 +21,7 @@ from lms_admin.audit.services import record
 
 from ..models import ArchivedPlanEnrollment, ArchiveImport, ArchiveImportRow, ArchiveJob, Trigger
 from .import_parsing import ImportFileError, ImportOptions, form_options, parse_file
-from .import_sql import insert_rows, refuse_shared, resolve_rows, unenroll_plan_ids
+from .import_sql import refuse_shared, store_rows, unenroll_plan_ids
 from .shared_courses import plan_courses, shared_by_plan
 from .submission import start_frozen_archive_job
 
@@ -77,8 +77,7 @@ def validate_import(*, data: bytes, file_name: str, actor: User, options: Import
             expires_at=now + datetime.timedelta(hours=settings.ARCHIVE_IMPORT_EXPIRE_HOURS),
             first_import=earlier.first(),
         )
-        insert_rows(archive_import.pk, parsed.rows)
-        resolve_rows(archive_import.pk, user_column=parsed.user_column, plan_column=parsed.plan_column)
+        store_rows(archive_import.pk, parsed.rows, user_column=parsed.user_column, plan_column=parsed.plan_column)
         plan_ids = unenroll_plan_ids(archive_import.pk)
         refuse_shared(archive_import.pk, shared_by_plan(plan_courses(plan_ids)) if plan_ids else {})
         _count_rows(archive_import)
