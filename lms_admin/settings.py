@@ -277,6 +277,9 @@ LOGGING["loggers"]["axes"] = {"level": os.environ.get("LOGIN_LOG_LEVEL", "WARNIN
 # within Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
 API_MAX_BODY_SIZE = env_int("API_MAX_BODY_SIZE", 1024 * 1024)
 PAGE_MAX_BODY_SIZE = env_int("PAGE_MAX_BODY_SIZE", 10 * 1024 * 1024)
+# Paths that take an uploaded file: their own body limit (the file's limit plus room for the form's other fields),
+# answered beyond it with 413 `file_too_large`.
+UPLOAD_BODY_LIMITS = {"/api/v1/archive-imports": ARCHIVE_IMPORT_MAX_BYTES + 64 * 1024}
 # One running CSV export per user (archived export): its slot in Redis expires this long after the stream last
 # sent a line, should the process serving it die.
 EXPORT_SLOT_SECONDS = env_int("EXPORT_SLOT_SECONDS", 60)
