@@ -1,4 +1,4 @@
-"""`python -m bench [--only engine|list|archived|jobs|reads|retraining] [--quick]`: run the benchmarks of SPEC §9
+"""`python -m bench [--only engine|list|archived|jobs|reads|retraining|import] [--quick]`: run the benchmarks of SPEC §9
 and §11, print the table and write it into docs/PERFORMANCE.md with the machine it ran on and the command.
 
 Every benchmark module exposes `run() -> list[dict]`, one dict per figure with the keys figure, floor,
@@ -29,6 +29,7 @@ SUITES = {
     "jobs": ("bench.jobs", "Background jobs"),
     "reads": ("bench.bounded_reads", "Bounded reads (300,000 archived records per plan)"),
     "retraining": ("bench.retraining", "Retraining (1,000,000 plan enrollments under 200 rules)"),
+    "import": ("bench.imports", "Archive from a file (50,000 rows across 10 plans)"),
 }
 
 

@@ -215,13 +215,14 @@ def parse_file(data: bytes, defaults: ImportOptions) -> ParsedFile:
         line, header = next(records, (0, []))
         columns, user_column, plan_column = _columns(header)
         parsed = ParsedFile([cell.strip() for cell in header], delimiter, encoding, user_column, plan_column)
+        options = _RowOptions(defaults)
         limit = settings.ARCHIVE_IMPORT_MAX_ROWS
         for line, cells in records:
             if len(parsed.rows) == limit:
                 raise ImportFileError(
                     "too_many_rows", f"The file has more than {limit:,} rows: split it into several files."
                 )
-            parsed.rows.append(_row(line, [undo_formula_escape(cell) for cell in cells], columns, parsed, defaults))
+            parsed.rows.append(_row(line, [undo_formula_escape(cell) for cell in cells], columns, parsed, options))
     except csv.Error as bad:
         raise ImportFileError("not_csv", f"Line {reader.line_num} cannot be read as CSV: {bad}.") from bad
     if not parsed.rows:
@@ -238,15 +239,29 @@ def _records(reader) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _row(
-    line: int, cells: list[str], columns: dict[str, int], parsed: ParsedFile, defaults: ImportOptions
-) -> ParsedRow:
+class _RowOptions:
+    """`row_options` once per distinct (mode, reset_tracking, notify) cells: a file has a handful of them."""
+
+    def __init__(self, defaults: ImportOptions) -> None:
+        self.defaults = defaults
+        self.known: dict[tuple[str, str, str], ImportOptions | ValidationError] = {}
+
+    def of(self, values: dict[str, str]) -> ImportOptions | ValidationError:
+        key = (values.get("mode", ""), values.get("reset_tracking", ""), values.get("notify", ""))
+        if key not in self.known:
+            try:
+                self.known[key] = row_options(values, self.defaults)
+            except ValidationError as refused:
+                self.known[key] = refused
+        return self.known[key]
+
+
+def _row(line: int, cells: list[str], columns: dict[str, int], parsed: ParsedFile, options: _RowOptions) -> ParsedRow:
     values = {name: (cells[index] if index < len(cells) else "") for name, index in columns.items()}
     row = ParsedRow(line=line, cells=cells)
-    try:
-        options = row_options(values, defaults)
-    except ValidationError as refused:
-        row.error, row.message = refused.code, " ".join(refused.messages)
+    options = options.of(values)
+    if isinstance(options, ValidationError):
+        row.error, row.message = options.code, " ".join(options.messages)
         return row
     row.mode, row.reset_tracking, row.notify = options.mode, options.reset_tracking, options.notify
     row.user_key, row.error, row.message = _user_key(parsed.user_column, values[parsed.user_column])
