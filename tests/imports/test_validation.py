@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from archive.models import ArchivedPlanEnrollment, ArchiveJob
 from enrollments.models import LearningPlanEnrollment
@@ -118,3 +120,14 @@ def test_reset_only_what_changed_is_refused_with_a_message_saying_it_is_not_avai
     imp, _ = upload(superadmin, "username,plan_code,reset_tracking\nann,SAFETY,changed\n")
     row = imp.rows.get()
     assert row.error == "invalid_boolean" and "not available" in row.message
+
+
+def test_validation_takes_the_same_few_queries_for_10_rows_and_for_3000(world, superadmin):
+    counts = []
+    for n in (10, 3000):
+        text = "username,plan_code\n" + "".join(f"user{i},SAFETY\n" for i in range(n))
+        with CaptureQueriesContext(connection) as queries:
+            imp, _ = upload(superadmin, text)
+        assert imp.total_rows == n and imp.error_rows == n
+        counts.append(len(queries))
+    assert counts[0] == counts[1] <= 20
