@@ -119,6 +119,14 @@ def get_archive_import(request: HttpRequest, import_id: ObjectId):
     "/archive-imports/{import_id}/errors",
     response={200: None, **ERRORS},
     summary="An archive import's rows in error, as CSV (superadmins)",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The rows in error as uploaded, plus an `error` column (code: message).",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
 )
 def get_archive_import_errors(request: HttpRequest, import_id: ObjectId):
     """The rows as uploaded plus an `error` column: fix them and upload the file again."""

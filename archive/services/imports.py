@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from enrollments.models import LearningPlan, LearningPlanEnrollment, ResetTracking
@@ -203,10 +203,10 @@ def _drop_vanished(archive_import: ArchiveImport) -> None:
 
 
 def expire_imports(*, now: datetime.datetime | None = None) -> int:
-    """Validated imports past their expiry become expired; returns how many."""
+    """Validated imports past their expiry become expired (as of their expiry time); returns how many."""
     now = now or timezone.now()
     return ArchiveImport.objects.filter(status=Status.VALIDATED, expires_at__lte=now).update(
-        status=Status.EXPIRED, expired_at=now
+        status=Status.EXPIRED, expired_at=F("expires_at")
     )
 
 

@@ -98,14 +98,17 @@ def test_the_same_file_again_gives_the_first_import_until_it_is_submitted(world,
 def test_imports_are_purged_with_their_rows_after_the_retention(world, superadmin, settings):
     kept, _ = upload(superadmin, "username,plan_code\nann,SAFETY\n")
     old, _ = upload(superadmin, "username,plan_code\nbob,SAFETY\n")
+    forgotten, _ = upload(superadmin, "username,plan_code\ncec,SAFETY\n")
     submit_import(old, actor=superadmin)
     past = timezone.now() - datetime.timedelta(days=settings.ARCHIVE_JOB_RETENTION_DAYS + 1)
     ArchiveImport.objects.filter(pk=old.pk).update(submitted_at=past)
+    ArchiveImport.objects.filter(pk=forgotten.pk).update(expires_at=past)  # expired long ago, never marked
     out = io.StringIO()
     call_command("purge_jobs", stdout=out)
-    assert "Deleted 1 archive import(s)" in out.getvalue()
+    assert "Deleted 2 archive import(s)" in out.getvalue()
     assert list(ArchiveImport.objects.values_list("pk", flat=True)) == [kept.pk]
-    assert not ArchiveImportRow.objects.filter(archive_import_id=old.pk).exists()
+    assert not ArchiveImportRow.objects.filter(archive_import_id__in=[old.pk, forgotten.pk]).exists()
+    assert ArchiveJob.objects.count() == 1  # the jobs keep their own retention
 
 
 @pytest.mark.django_db
