@@ -173,7 +173,8 @@ def submit_import(archive_import: ArchiveImport, *, actor: User) -> ImportSubmis
             object_id=locked.pk,
             details={"jobs": [job.pk for job in jobs], "valid": locked.valid_rows},
         )
-    archive_import.status, archive_import.submitted_at = locked.status, locked.submitted_at
+    for name in ("status", "submitted_at", "valid_rows", "error_rows"):
+        setattr(archive_import, name, getattr(locked, name))
     return ImportSubmission(jobs=jobs, started=True)
 
 

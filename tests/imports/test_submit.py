@@ -161,3 +161,14 @@ def test_a_multi_plan_file_is_archived_end_to_end_and_its_errors_file_round_trip
     assert wait_until_finished(job).counts == {"archived": 1}
     record = ArchivedPlanEnrollment.objects.get(user_username="cec", plan_code="FIRE")
     assert record.trigger == "file" and record.mode == "reenroll"
+
+
+@pytest.mark.django_db
+def test_a_learner_unenrolled_after_the_upload_is_left_out_and_the_rest_is_archived(world, superadmin):
+    imp, _ = upload(superadmin, "username,plan_code\nann,SAFETY\nbob,SAFETY\n")
+    LearningPlanEnrollment.objects.filter(user=world.users[1], learning_plan=world.plans[0]).delete()
+    (job,) = submit_import(imp, actor=superadmin).jobs
+    assert job.total == 1 and list(job.items.values_list("enrollment_id", flat=True)) == [
+        world.enrollment(world.users[0], world.plans[0]).pk
+    ]
+    assert row_errors(imp) == {3: "not_enrolled"} and (imp.valid_rows, imp.error_rows) == (1, 1)
