@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings as django_settings
 
 from archive.models import ArchiveImport
 from archive.services.import_parsing import form_options
@@ -12,6 +13,13 @@ from archive.services.imports import validate_import
 from enrollments.models import LearningPlan, LearningPlanEnrollment
 from lms_admin.accounts.models import User
 from tests.factories import UserFactory, make_plan
+from tests.workers import empty_queues
+
+
+@pytest.fixture(autouse=True)
+def empty_job_queues() -> None:
+    """Start from empty queues in our own Redis DB: an earlier test's jobs must not run here."""
+    empty_queues(django_settings.REDIS_URL)
 
 
 @dataclass

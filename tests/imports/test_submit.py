@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import threading
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from archive.exports import import_errors_csv_lines
@@ -172,3 +174,27 @@ def test_a_learner_unenrolled_after_the_upload_is_left_out_and_the_rest_is_archi
         world.enrollment(world.users[0], world.plans[0]).pk
     ]
     assert row_errors(imp) == {3: "not_enrolled"} and (imp.valid_rows, imp.error_rows) == (1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_submits_start_the_jobs_once(world, superadmin):
+    imp, _ = upload(superadmin, MULTI_PLAN)
+    barrier = threading.Barrier(2)
+    results = []
+
+    def submit() -> None:
+        try:
+            barrier.wait(timeout=10)
+            results.append(submit_import(ArchiveImport.objects.get(pk=imp.pk), actor=superadmin))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(result.started for result in results) == [False, True]
+    first, second = results
+    assert sorted(job.pk for job in first.jobs) == sorted(job.pk for job in second.jobs)
+    assert ArchiveJob.objects.count() == 4
