@@ -16,7 +16,7 @@ from enrollments.models import LearningPlan, LearningPlanEnrollment
 from lms_admin.web.csv import csv_lines, csv_response, iso
 from lms_admin.web.limits import ExportSlot
 
-from .models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem
+from .models import ArchivedPlanEnrollment, ArchiveImport, ArchiveJob, ArchiveJobItem
 
 CHUNK = 2000
 
@@ -99,3 +99,29 @@ def archived_csv_response(
             ]
 
     return csv_response(ARCHIVED_COLUMNS, lines(), filename=f"archived-{plan.code or plan.pk}.csv", slot=slot)
+
+
+def _import_errors_columns(archive_import: ArchiveImport) -> tuple[list[int], list[str]]:
+    """The file's columns (without an `error` column of an errors file uploaded again) and the header written."""
+    keep = [i for i, name in enumerate(archive_import.header) if name.strip().lower() != "error"]
+    return keep, [archive_import.header[i] for i in keep] + ["error"]
+
+
+def _import_error_rows(archive_import: ArchiveImport, keep: list[int]):
+    width = len(archive_import.header)
+    rows = archive_import.rows.exclude(error="").order_by("line").values_list("cells", "error", "message")
+    for cells, error, message in rows.iterator(chunk_size=2000):
+        padded = cells + [""] * (width - len(cells))
+        yield [padded[i] for i in keep] + [f"{error}: {message}"]
+
+
+def import_errors_csv_lines(archive_import: ArchiveImport):
+    """The rows in error, as uploaded, plus an `error` column (code: message): fix them and upload the file again."""
+    keep, header = _import_errors_columns(archive_import)
+    return csv_lines(header, _import_error_rows(archive_import, keep))
+
+
+def import_errors_csv_response(archive_import: ArchiveImport) -> StreamingHttpResponse:
+    keep, header = _import_errors_columns(archive_import)
+    stem = archive_import.file_name.rsplit(".", 1)[0] or "import"
+    return csv_response(header, _import_error_rows(archive_import, keep), filename=f"{stem}-errors.csv")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import archived, compliance, details, jobs, merge, popup, retraining, team
+from .views import archived, compliance, details, imports, jobs, merge, popup, retraining, team
 
 app_name = "archive"
 
@@ -43,4 +43,9 @@ urlpatterns = [
     path("compliance/export.csv", compliance.compliance_export, name="compliance_export"),
     path("team/", team.team, name="team"),
     path("merge-users/", merge.merge_users_page, name="merge_users"),
+    path("imports/new/", imports.import_upload, name="import_upload"),
+    path("imports/<int:pk>/", imports.import_report, name="import_report"),
+    path("imports/<int:pk>/errors.csv", imports.import_errors_csv, name="import_errors_csv"),
+    path("imports/<int:pk>/submit/", imports.import_submit, name="import_submit"),
+    path("imports/<int:pk>/progress/", imports.import_progress, name="import_progress"),
 ]

@@ -1,5 +1,5 @@
-"""`python -m bench [--only SUITE ...] [--quick]`: run the benchmarks of SPEC §9, §11 and §13 (SUITES below), print the
-table and write it into docs/PERFORMANCE.md with the machine it ran on and the command.
+"""`python -m bench [--only SUITE ...] [--quick]`: run the benchmarks of SPEC §9, §11, §12 and §13 (SUITES below),
+print the table and write it into docs/PERFORMANCE.md with the machine it ran on and the command.
 
 Every benchmark module exposes `run() -> list[dict]`, one dict per figure with the keys figure, floor,
 target, measured, ratio and data (the data sizes).
@@ -31,6 +31,7 @@ SUITES = {
     "retraining": ("bench.retraining", "Retraining (1,000,000 plan enrollments under 200 rules)"),
     "mail": ("bench.mail", "Mail delivery to a real SMTP server, certificate PDFs"),
     "content": ("bench.content", "What changed since the archived round"),
+    "import": ("bench.imports", "Archive from a file (50,000 rows across 10 plans)"),
 }
 
 

@@ -11,6 +11,7 @@ from django.urls import URLPattern, re_path
 from django.views.decorators.csrf import csrf_exempt
 
 from archive.api import router as archive_router
+from archive.api.imports import router as imports_router
 from archive.api.retraining import router as retraining_router
 from enrollments.api import router as enrollments_router
 from lms_admin.web.api import api, error_response
@@ -18,6 +19,7 @@ from lms_admin.web.api import api, error_response
 api.add_router("", enrollments_router)
 api.add_router("", archive_router)
 api.add_router("", retraining_router)
+api.add_router("", imports_router)
 
 
 def _json_method_not_allowed(view):

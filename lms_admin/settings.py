@@ -168,6 +168,10 @@ NOTIFICATIONS_MAX_ATTEMPTS = env_int("NOTIFICATIONS_MAX_ATTEMPTS", 8)
 ARCHIVE_BATCH_SIZE = env_int("ARCHIVE_BATCH_SIZE", 500)
 ARCHIVE_MAX_MANUAL_SELECTION = env_int("ARCHIVE_MAX_MANUAL_SELECTION", 200)
 ARCHIVE_MAX_SELECT_ALL = env_int("ARCHIVE_MAX_SELECT_ALL", 10_000)
+# Archive from a file (SPEC §12): the upload's limits, and how long a validated import can still be submitted.
+ARCHIVE_IMPORT_MAX_BYTES = env_int("ARCHIVE_IMPORT_MAX_BYTES", 5 * 1024 * 1024)
+ARCHIVE_IMPORT_MAX_ROWS = env_int("ARCHIVE_IMPORT_MAX_ROWS", 50_000)
+ARCHIVE_IMPORT_EXPIRE_HOURS = env_int("ARCHIVE_IMPORT_EXPIRE_HOURS", 24)
 ARCHIVE_JOB_LEASE_SECONDS = env_int("ARCHIVE_JOB_LEASE_SECONDS", 60)
 ARCHIVE_JOB_RETENTION_DAYS = env_int("ARCHIVE_JOB_RETENTION_DAYS", 13)
 ARCHIVE_NOTIFY_WARNING_THRESHOLD = 50
@@ -282,6 +286,9 @@ LOGGING["loggers"]["axes"] = {"level": os.environ.get("LOGIN_LOG_LEVEL", "WARNIN
 # within Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB).
 API_MAX_BODY_SIZE = env_int("API_MAX_BODY_SIZE", 1024 * 1024)
 PAGE_MAX_BODY_SIZE = env_int("PAGE_MAX_BODY_SIZE", 10 * 1024 * 1024)
+# Paths that take an uploaded file: their own body limit (the file's limit plus room for the form's other fields),
+# answered beyond it with 413 `file_too_large`.
+UPLOAD_BODY_LIMITS = {"/api/v1/archive-imports": ARCHIVE_IMPORT_MAX_BYTES + 64 * 1024}
 # One running CSV export per user (archived export): its slot in Redis expires this long after the stream last
 # sent a line, should the process serving it die.
 EXPORT_SLOT_SECONDS = env_int("EXPORT_SLOT_SECONDS", 60)

@@ -12,7 +12,8 @@ concern lives in a module of its own:
 - `request_keys`: exactly once per request — a pop-up's request key or an API `Idempotency-Key` (SPEC §4.10);
 - `deletion`: deleting archived records; `merge`: merging user profiles; `enrollment`: enrolling with history;
 - `certificates`: archived certificates (pending renders, downloads); `shared_courses`: the unenroll guard;
-- `retraining`, `exemptions`, `reminders`, `periodic`: retraining runs and what the workers do daily.
+- `retraining`, `exemptions`, `reminders`, `periodic`: retraining runs and what the workers do daily;
+- `imports` (`import_parsing`, `import_sql`): archive from a file — validate an upload, submit its valid rows.
 """
 
 from .certificates import archived_certificate_response
@@ -26,6 +27,15 @@ from .engine import (
     current_rounds,
 )
 from .enrollment import enroll_learner
+from .imports import (
+    ImportFileError,
+    ImportSubmission,
+    expire_imports,
+    form_options,
+    purge_imports,
+    submit_import,
+    validate_import,
+)
 from .job_runs import cancel_archive_job, run_job
 from .merge import MergePreview, merge_users, preview_merge
 from .reconciler import purge_finished_jobs, reconcile
@@ -52,6 +62,8 @@ from .submission import (
 __all__ = [
     "ArchiveOutcome",
     "ArchiveSubmission",
+    "ImportFileError",
+    "ImportSubmission",
     "ItemResult",
     "MergePreview",
     "RequestKeyClaim",
@@ -67,6 +79,8 @@ __all__ = [
     "delete_archived_enrollments",
     "enroll_learner",
     "enqueue_archive_job",
+    "expire_imports",
+    "form_options",
     "merge_users",
     "once_per_request_key",
     "page_fingerprint",
@@ -74,6 +88,7 @@ __all__ = [
     "preview_merge",
     "purge_expired_request_keys",
     "purge_finished_jobs",
+    "purge_imports",
     "reconcile",
     "request_fingerprint",
     "run_job",
@@ -83,4 +98,6 @@ __all__ = [
     "start_archive_job",
     "start_frozen_archive_job",
     "submit_archive",
+    "submit_import",
+    "validate_import",
 ]

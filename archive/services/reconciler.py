@@ -21,6 +21,7 @@ from lms_admin.notifications.services import due_rows, enqueue_outbox_sender
 
 from ..models import ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem
 from .certificates import enqueue_stuck_pending_certificates
+from .imports import expire_imports
 from .job_runs import close_items, lock_for_takeover
 from .request_keys import purge_expired_request_keys
 from .submission import ARCHIVE_QUEUE, enqueue_archive_job, new_rq_job_id
@@ -39,6 +40,7 @@ class ReconcileReport:
     outbox_sender_enqueued: bool = False
     pending_certificates_enqueued: int = 0
     request_keys_purged: int = 0
+    imports_expired: int = 0
 
 
 # --- reconcile ----------------------------------------------------------------------------------------------
@@ -47,7 +49,8 @@ class ReconcileReport:
 def reconcile() -> ReconcileReport:
     """Re-enqueue jobs Redis lost (queued, no live RQ job) and jobs whose worker died (running, lease expired);
     fail jobs that ran out of attempts; re-enqueue the outbox sender when rows wait unsent. Safe to run
-    anywhere, any number of times at once. Request keys past their 24 hours go too (SPEC §4.10)."""
+    anywhere, any number of times at once. Request keys past their 24 hours go too (SPEC §4.10), and validated
+    imports past their expiry become expired (SPEC §12)."""
     report = ReconcileReport()
     grace = datetime.timedelta(seconds=settings.ARCHIVE_RECONCILE_GRACE_SECONDS)
     lease = datetime.timedelta(seconds=settings.ARCHIVE_JOB_LEASE_SECONDS)
@@ -85,6 +88,7 @@ def reconcile() -> ReconcileReport:
     report.outbox_sender_enqueued = _nudge_outbox()
     report.pending_certificates_enqueued = _nudge_pending_certificates()
     report.request_keys_purged = purge_expired_request_keys()
+    report.imports_expired = expire_imports()
     if report.requeued or report.failed:
         logger.info("Reconciler: re-enqueued jobs %s, failed jobs %s", report.requeued, report.failed)
     return report

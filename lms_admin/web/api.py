@@ -57,6 +57,8 @@ SERVICE_ERROR_STATUS = {
     "already_archived": 409,
     "invalid_rule": 400,
     "rule_inactive": 409,
+    "invalid_boolean": 400,
+    "import_expired": 409,
 }
 STATUS_CODES = {
     400: "invalid_request",

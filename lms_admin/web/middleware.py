@@ -45,13 +45,17 @@ class RequestLimitsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         api = _is_api(request)
         limit = settings.API_MAX_BODY_SIZE if api else settings.PAGE_MAX_BODY_SIZE
+        upload_limit = settings.UPLOAD_BODY_LIMITS.get(request.path_info.rstrip("/"))
+        code = "payload_too_large"
+        if upload_limit is not None:
+            limit, code = upload_limit, "file_too_large"
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return self.refuse(request, api, 400, "invalid_request", "The Content-Length header is not a number.")
         too_big = f"The request body is over the limit of {limit // 1024} KB; nothing was done."
         if length > limit:
-            return self.refuse(request, api, 413, "payload_too_large", too_big)
+            return self.refuse(request, api, 413, code, too_big)
         try:
             name = _bad_parameter(request)
         except RequestDataTooBig:  # form fields over DATA_UPLOAD_MAX_MEMORY_SIZE (files aside)

@@ -23,6 +23,7 @@ from archive.services import start_archive_job
 from enrollments.services import enroll_user
 from lms_admin.accounts.tokens import create_api_token
 from tests.factories import UserFactory
+from tests.imports.test_api_fuzz import OPERATIONS as IMPORT_OPERATIONS
 from tests.retraining.test_api_fuzz import OPERATIONS as RETRAINING_OPERATIONS
 
 EXAMPLES_PER_OPERATION = 50
@@ -78,7 +79,9 @@ def api_schema(seeded):
 
 
 def test_the_fuzzed_operations_are_every_operation_of_the_schema(api_schema):
-    assert sorted(op.ok().label for op in api_schema.get_all_operations()) == sorted(OPERATIONS + RETRAINING_OPERATIONS)
+    assert sorted(op.ok().label for op in api_schema.get_all_operations()) == sorted(
+        OPERATIONS + RETRAINING_OPERATIONS + IMPORT_OPERATIONS
+    )
 
 
 def aim(case, known: dict[str, list[int]], number: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from archive.models import RetrainingExemption, RetrainingRun
+from archive.services import form_options, validate_import
 from archive.services.retraining import utc_today
 from enrollments.models import RetrainingRule
 from tests.security.conftest import ROLES, World
@@ -87,6 +88,16 @@ MATRIX: dict[tuple[str, str], tuple[int, int, int, int, int, int, int, int]] = {
     ("api:get_retraining_run", "GET"):                  (401, 403, 200, 404, 403, 403, 200, 403),
     ("api:confirm_retraining_run", "POST"):             (401, 403, 403, 404, 403, 403, 400, 403),
     ("api:list_compliance", "GET"):                     (401, 403, 200, 200, 403, 403, 200, 403),
+    ("archive:import_upload", "GET"):                   (302, 403, 403, 403, 403, 403, 200, 403),
+    ("archive:import_upload", "POST"):                  (302, 403, 403, 403, 403, 403, 422, 403),
+    ("archive:import_report", "GET"):                   (302, 403, 403, 403, 403, 403, 200, 403),
+    ("archive:import_errors_csv", "GET"):               (302, 403, 403, 403, 403, 403, 200, 403),
+    ("archive:import_submit", "POST"):                  (302, 403, 403, 403, 403, 403, 302, 403),
+    ("archive:import_progress", "GET"):                 (302, 403, 403, 403, 403, 403, 200, 403),
+    ("api:upload_archive_import", "POST"):              (401, 403, 403, 403, 403, 403, 400, 403),
+    ("api:get_archive_import", "GET"):                  (401, 403, 403, 403, 403, 403, 200, 403),
+    ("api:get_archive_import_errors", "GET"):           (401, 403, 403, 403, 403, 403, 200, 403),
+    ("api:submit_archive_import", "POST"):              (401, 403, 403, 403, 403, 403, 202, 403),
 }  # fmt: skip
 
 
@@ -134,6 +145,20 @@ def _api_run(name: str) -> Callable[[World], str]:
             rule=_rule(w), run_date=utc_today(), status="awaiting_confirmation", selected=3
         )
         return reverse(name, args=[run.pk])
+
+    return url
+
+
+def _import(name: str) -> Callable[[World], str]:
+    """A validated import of one valid row (the plan's active enrollment), made on first use."""
+
+    def url(w: World) -> str:
+        options = form_options(mode="reenroll", reset_tracking="false", notify="true")
+        data = f"user_id,plan_id\n{w.enrollment.user_id},{w.plan.pk}\nnobody,{w.plan.pk}\n".encode()
+        archive_import, _ = validate_import(
+            data=data, file_name="list.csv", actor=w.users["superadmin"], options=options
+        )
+        return reverse(name, args=[archive_import.pk])
 
     return url
 
@@ -197,6 +222,15 @@ URLS: dict[str, Callable[[World], str]] = {
     "api:get_retraining_run": _api_run("api:get_retraining_run"),
     "api:confirm_retraining_run": _api_run("api:confirm_retraining_run"),
     "api:list_compliance": lambda w: reverse("api:list_compliance"),
+    "archive:import_upload": lambda w: reverse("archive:import_upload"),
+    "archive:import_report": _import("archive:import_report"),
+    "archive:import_errors_csv": _import("archive:import_errors_csv"),
+    "archive:import_submit": _import("archive:import_submit"),
+    "archive:import_progress": _import("archive:import_progress"),
+    "api:upload_archive_import": lambda w: reverse("api:upload_archive_import"),
+    "api:get_archive_import": _import("api:get_archive_import"),
+    "api:get_archive_import_errors": _import("api:get_archive_import_errors"),
+    "api:submit_archive_import": _import("api:submit_archive_import"),
 }
 
 
