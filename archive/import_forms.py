@@ -19,6 +19,7 @@ class ArchiveImportForm(forms.Form):
         choices=[
             (ResetTracking.KEEP.value, "Keep the tracking of the training materials"),
             (ResetTracking.ALL.value, "Reset the tracking of the training materials in the plan's courses"),
+            (ResetTracking.CHANGED.value, "Reset only the tracking of materials changed since it was completed"),
         ],
         initial=ResetTracking.KEEP.value,
         widget=forms.RadioSelect,

@@ -198,3 +198,14 @@ def test_two_simultaneous_submits_start_the_jobs_once(world, superadmin):
     first, second = results
     assert sorted(job.pk for job in first.jobs) == sorted(job.pk for job in second.jobs)
     assert ArchiveJob.objects.count() == 4
+
+
+@pytest.mark.django_db
+def test_reset_only_what_changed_from_the_defaults_or_a_cell_splits_the_jobs_by_tracking_option(world, superadmin):
+    text = "username,plan_code,reset_tracking\nann,SAFETY,\nbob,SAFETY,changed\ncec,SAFETY,false\n"
+    imp, _ = upload(superadmin, text, reset_tracking="true")
+
+    submit_import(imp, actor=superadmin)
+
+    options = {job.reset_tracking: job.total for job in ArchiveJob.objects.all()}
+    assert options == {True: 1, "changed": 1, False: 1}
