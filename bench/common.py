@@ -6,10 +6,12 @@ Importable before Django is set up (a child imports it first): Django is importe
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -68,3 +70,27 @@ def bench_admin(username: str = "bench_admin"):
 
     user, _ = User.objects.get_or_create(username=username, defaults={"level": Level.SUPERADMIN, "password": "!"})
     return user
+
+
+@contextlib.contextmanager
+def worker_process(kind: str) -> Iterator[subprocess.Popen]:
+    """One `manage.py run_worker` on this process's database and Redis, registered before the block runs, stopped
+    (with its work horse) after it; its output is thrown away."""
+    from django.conf import settings
+
+    from scripts.processes import current_database_url, registered_worker_names, stop_process_tree, wait_for
+
+    name = f"bench-{kind}-worker-{os.getpid()}"
+    env = {**os.environ, "DATABASE_URL": current_database_url(), "DJANGO_SETTINGS_MODULE": "lms_admin.settings"}
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "run_worker", "--name", name],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: name in registered_worker_names(settings.REDIS_URL), timeout=60)
+        yield worker
+    finally:
+        stop_process_tree(worker)

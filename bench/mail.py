@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, database_url, drop_database, recreate_database, run_child
+from bench.common import REPO_ROOT, database_url, drop_database, recreate_database, run_child, worker_process
 from bench.engine import child, measure_args
 from bench.list_views import print_rows
 
@@ -172,7 +172,7 @@ def measure_certificates(count: int = CERTIFICATES) -> dict:
     from enrollments import certificates as live
     from enrollments.jobs import RENDER_CHUNK, enqueue_certificate_rendering
     from enrollments.models import IssuedCertificate
-    from scripts.processes import current_database_url, registered_worker_names, stop_process_tree, wait_for
+    from scripts.processes import wait_for
 
     ids = list(IssuedCertificate.objects.filter(file="").order_by("pk").values_list("pk", flat=True)[:count])
     if not ids:
@@ -188,24 +188,12 @@ def measure_certificates(count: int = CERTIFICATES) -> dict:
 
     for name in settings.RQ_QUEUE_NAMES:
         django_rq.get_queue(name).empty()
-    worker_name = f"bench-mail-worker-{os.getpid()}"
-    env = {**os.environ, "DATABASE_URL": current_database_url(), "DJANGO_SETTINGS_MODULE": "lms_admin.settings"}
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--name", worker_name],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: worker_name in registered_worker_names(settings.REDIS_URL), timeout=60)
+    with worker_process("mail"):
         started = time.monotonic()
         enqueue_certificate_rendering(ids)
         rendered = IssuedCertificate.objects.filter(pk__in=ids).exclude(file="")
         wait_for(lambda: rendered.count() == len(ids), timeout=900, interval=0.1, message="PDFs not rendered")
         in_worker = time.monotonic() - started
-    finally:
-        stop_process_tree(worker)
     return {
         "certificates": len(ids),
         "pdf_one_at_a_time_seconds": one_at_a_time,

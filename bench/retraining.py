@@ -16,13 +16,20 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, bench_admin, database_url, drop_database, recreate_database, run_child
+from bench.common import (
+    REPO_ROOT,
+    bench_admin,
+    database_url,
+    drop_database,
+    recreate_database,
+    run_child,
+    worker_process,
+)
 from bench.engine import child, measure_args
 from bench.list_views import ADMIN, measure_pages, print_rows
 
@@ -300,13 +307,11 @@ def prepare_run() -> dict:
 def measure_run() -> dict:
     """In the child, on a copy of the §9 bench data with every learner Completed and due (prepare_run): a rule with
     the defaults (reset), its run started and confirmed as a superadmin would, timed until its jobs have finished."""
-    from django.conf import settings
-
     from archive.models import ArchiveJob
     from archive.services.retraining import confirm_run, start_run, utc_today
     from bench.seeding import PLAN_CODE
     from enrollments.models import LearningPlan, RetrainingRule
-    from scripts.processes import current_database_url, registered_worker_names, stop_process_tree, wait_for
+    from scripts.processes import wait_for
 
     today = utc_today()
     admin = bench_admin()
@@ -314,17 +319,7 @@ def measure_run() -> dict:
     rule = RetrainingRule.objects.create(
         learning_plan=plan, valid_for_months=12, window_days=30, user_statuses=["active"], saved_by=admin
     )
-    name = f"bench-retraining-worker-{os.getpid()}"
-    env = {**os.environ, "DATABASE_URL": current_database_url(), "DJANGO_SETTINGS_MODULE": "lms_admin.settings"}
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "run_worker", "--name", name],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: name in registered_worker_names(settings.REDIS_URL), timeout=60)
+    with worker_process("retraining"):
         started = time.monotonic()
         run, _ = start_run(rule, actor=admin, today=today)
         if run.status == "awaiting_confirmation":
@@ -338,8 +333,6 @@ def measure_run() -> dict:
             message="the run's jobs did not finish",
         )
         seconds = time.monotonic() - started
-    finally:
-        stop_process_tree(worker)
     counts: dict[str, int] = {}
     for job in jobs:
         for key, value in job.counts.items():
