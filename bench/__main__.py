@@ -1,5 +1,5 @@
-"""`python -m bench [--only engine|list|archived|jobs|reads|retraining|mail] [--quick]`: run the benchmarks of SPEC §9
-and §11, print the table and write it into docs/PERFORMANCE.md with the machine it ran on and the command.
+"""`python -m bench [--only engine|list|archived|jobs|reads|retraining|mail|load] [--quick]`: run the benchmarks of
+SPEC §9 and §11, print the table and write it into docs/PERFORMANCE.md with the machine it ran on and the command.
 
 Every benchmark module exposes `run() -> list[dict]`, one dict per figure with the keys figure, floor,
 target, measured, ratio and data (the data sizes).
@@ -30,6 +30,7 @@ SUITES = {
     "reads": ("bench.bounded_reads", "Bounded reads (300,000 archived records per plan)"),
     "retraining": ("bench.retraining", "Retraining (1,000,000 plan enrollments under 200 rules)"),
     "mail": ("bench.mail", "Mail delivery to a real SMTP server, certificate PDFs"),
+    "load": ("bench.load", "Load: 50 admins on gunicorn, alone and during a 10,000 job"),
 }
 
 
