@@ -20,6 +20,7 @@ from ..filters import ArchivedFilterSet
 from ..selectors import (
     ARCHIVED_FILTERS,
     ARCHIVED_LIST,
+    ARCHIVED_ROW_FIELDS,
     archived_counts_exactly,
     archived_enrollments_visible_to,
     archivers_of_plan,
@@ -42,7 +43,12 @@ def archived_list(request: HttpRequest, plan_id: int) -> HttpResponse:
     if filterset.is_bound and not filterset.is_valid():
         filter_error = filterset.error_message()
     else:
-        page = paginate(filterset.qs, ARCHIVED_LIST, params, exact_count=archived_counts_exactly(request.GET))
+        page = paginate(
+            filterset.qs.only(*ARCHIVED_ROW_FIELDS),
+            ARCHIVED_LIST,
+            params,
+            exact_count=archived_counts_exactly(request.GET),
+        )
     can_delete = roles.is_superadmin(request.user)
     table = ArchivedEnrollmentTable(
         PreparedRows(page.rows if page else []), order_by=params.sort, exclude=() if can_delete else ("select",)
