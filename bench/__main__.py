@@ -32,6 +32,7 @@ SUITES = {
     "mail": ("bench.mail", "Mail delivery to a real SMTP server, certificate PDFs"),
     "content": ("bench.content", "What changed since the archived round"),
     "import": ("bench.imports", "Archive from a file (50,000 rows across 10 plans)"),
+    "load": ("bench.load", "Load: 50 admins on gunicorn, alone and during a 10,000 job"),
 }
 
 

@@ -74,7 +74,7 @@ def run(quick: bool = False) -> list[dict]:
     try:
         recreate_database(base_url, TEMPLATE_DB)
         sizes = child(["seed", "--learners", str(learners)], database_url(base_url, TEMPLATE_DB), template_media)
-        redis = _private_redis()
+        redis = private_redis()
         redis_url = redis.url if redis else settings.REDIS_URL
         for index, (mode, reset, notify, ceiling, label) in enumerate(SCENARIOS):
             fresh_copy()
@@ -136,7 +136,7 @@ def run(quick: bool = False) -> list[dict]:
     return rows
 
 
-def _private_redis() -> PrivateRedis | None:
+def private_redis() -> PrivateRedis | None:
     """A redis-server of the benchmark's own, or None when none is installed."""
     if not shutil.which("redis-server"):
         return None
@@ -145,7 +145,7 @@ def _private_redis() -> PrivateRedis | None:
     return server
 
 
-class _Worker:
+class BenchWorker:
     """One `run_worker` process on the bench database, its process tree's peak RSS sampled every 20 ms."""
 
     def __init__(self) -> None:
@@ -153,7 +153,7 @@ class _Worker:
         self.peak_rss = 0
         self._stop = threading.Event()
 
-    def __enter__(self) -> _Worker:
+    def __enter__(self) -> BenchWorker:
         from django.conf import settings
 
         self.name = f"bench-worker-{os.getpid()}"
@@ -204,7 +204,7 @@ class _Worker:
         self.log.close()
 
 
-def _wait_status(job_id: int, statuses: set[str], timeout: float, interval: float = 0.002) -> float:
+def wait_status(job_id: int, statuses: set[str], timeout: float, interval: float = 0.002) -> float:
     """Poll the job row until its status is one of `statuses`; returns the monotonic time it was seen.
 
     Every poll is a query competing with the worker for the 2 cores: poll a long job every `interval` = 50 ms
@@ -219,7 +219,7 @@ def _wait_status(job_id: int, statuses: set[str], timeout: float, interval: floa
     raise RuntimeError(f"archive job #{job_id} did not reach {statuses} within {timeout} s")
 
 
-def _wait_idle(worker_name: str, timeout: float = 120) -> None:
+def wait_idle(worker_name: str, timeout: float = 120) -> None:
     import django_rq
     from django.conf import settings
     from rq import Worker
@@ -245,21 +245,21 @@ def measure(mode: str = "reenroll", reset: bool = False, notify: bool = True, la
     admin = bench_admin()
     ids = list(plan.enrollments.order_by("pk").values_list("pk", flat=True))
     latencies = []
-    with _Worker() as worker:
+    with BenchWorker() as worker:
         for n in range(LATENCY_JOBS if latency else 0):
             pair = ids[2 * n : 2 * n + 2]
             started = time.monotonic()
             job = start_archive_job(learning_plan=plan, actor=admin, mode="reenroll", notify=False, enrollment_ids=pair)
-            latencies.append(_wait_status(job.pk, {"running", "completed"}, timeout=60) - started)
-            _wait_status(job.pk, {"completed"}, timeout=60)
-        _wait_idle(worker.name)  # the certificates those re-enrollments issued are rendered first
+            latencies.append(wait_status(job.pk, {"running", "completed"}, timeout=60) - started)
+            wait_status(job.pk, {"completed"}, timeout=60)
+        wait_idle(worker.name)  # the certificates those re-enrollments issued are rendered first
         worker.peak_rss = 0
 
         started = time.monotonic()
         job = start_archive_job(
             learning_plan=plan, actor=admin, mode=mode, reset_tracking=reset, notify=notify, select_all_filters={}
         )
-        _wait_status(job.pk, {"completed", "failed", "cancelled"}, timeout=900, interval=0.05)
+        wait_status(job.pk, {"completed", "failed", "cancelled"}, timeout=900, interval=0.05)
         seconds = time.monotonic() - started
         job = ArchiveJob.objects.get(pk=job.pk)
         peak_mb = worker.peak_rss / 1024 / 1024

@@ -106,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "lms_admin.accounts.context_processors.nav",
             ],
+            "libraries": {"rows": "lms_admin.web.row_tags"},
         },
     },
 ]

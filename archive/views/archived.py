@@ -22,6 +22,7 @@ from ..selectors import (
     ARCHIVED_LIST,
     archived_counts_exactly,
     archived_enrollments_visible_to,
+    archived_rows,
     archivers_of_plan,
     filter_archived,
 )
@@ -43,7 +44,12 @@ def archived_list(request: HttpRequest, plan_id: int) -> HttpResponse:
         filter_error = filterset.error_message()
     else:
         page = paginate(
-            filterset.qs, ARCHIVED_LIST, params, exact_count=archived_counts_exactly(request.GET), ids_first=True
+            filterset.qs,
+            ARCHIVED_LIST,
+            params,
+            exact_count=archived_counts_exactly(request.GET),
+            ids_first=True,
+            rows=archived_rows(),
         )
     can_delete = roles.is_superadmin(request.user)
     table = ArchivedEnrollmentTable(

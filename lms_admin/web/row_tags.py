@@ -1,0 +1,55 @@
+"""`{% load rows %}`: what a table row needs, at a fraction of the cost of Django's generic `{% url %}` and `|date`.
+
+A list page renders 25 to 200 rows, each with two to four links and two or three dates. Measured here (timeit,
+best of 3, shared 2-core machine): `reverse()` of a two-id URL ≈ 30 µs against ≈ 7 µs for `reverse_ids`, and
+`|date:"Y-m-d H:i"` ≈ 36 µs against ≈ 10 µs for `|minute` (time-zone conversion included). With them the list
+pages make 10–20 % fewer Python calls (docs/architecture.md, "Server CPU per page view").
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from functools import lru_cache
+
+from django import template
+from django.urls import get_script_prefix, get_urlconf, reverse
+
+register = template.Library()
+
+# Placeholders reversed once per URL name: 19-digit numbers, split out of the URL so that an id is never mistaken
+# for one of them.
+_PLACEHOLDERS = tuple(str(9_100_000_000_000_000_001 + position) for position in range(4))
+_PLACEHOLDER = re.compile("(" + "|".join(_PLACEHOLDERS) + ")")
+
+
+@lru_cache(maxsize=256)
+def _url_pieces(viewname: str, arity: int, urlconf: str | None, prefix: str) -> tuple[str | int, ...]:
+    """The reversed URL as literal text and argument positions, e.g. ("/archive/records/", 0, "/")."""
+    url = reverse(viewname, args=[int(p) for p in _PLACEHOLDERS[:arity]], urlconf=urlconf)
+    return tuple(_PLACEHOLDERS.index(piece) if piece in _PLACEHOLDERS else piece for piece in _PLACEHOLDER.split(url))
+
+
+def reverse_ids(viewname: str, *ids: int) -> str:
+    """`reverse(viewname, args=ids)` for URLs whose arguments are all integer ids (`<int:…>`): the pattern is
+    reversed once per name and the ids put into it."""
+    pieces = _url_pieces(viewname, len(ids), get_urlconf(), get_script_prefix())
+    return "".join(piece if isinstance(piece, str) else str(int(ids[piece])) for piece in pieces)
+
+
+@register.simple_tag
+def row_url(viewname: str, *ids: int) -> str:
+    """`{% row_url 'archive:archived_detail' archived.pk %}`: the `{% url %}` of a row, for integer ids."""
+    return reverse_ids(viewname, *ids)
+
+
+@register.filter(expects_localtime=True)
+def minute(value: datetime.datetime | None) -> str:
+    """`{{ value|minute }}`: the same text as `|date:"Y-m-d H:i"` (in the current time zone), empty for None."""
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+@register.filter(expects_localtime=True)
+def day(value: datetime.date | None) -> str:
+    """`{{ value|day }}`: the same text as `|date:"Y-m-d"`, empty for None."""
+    return value.strftime("%Y-%m-%d") if value else ""
