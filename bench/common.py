@@ -73,15 +73,20 @@ def bench_admin(username: str = "bench_admin"):
 
 
 @contextlib.contextmanager
-def worker_process(kind: str) -> Iterator[subprocess.Popen]:
-    """One `manage.py run_worker` on this process's database and Redis, registered before the block runs, stopped
-    (with its work horse) after it; its output is thrown away."""
+def worker_process(kind: str, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """One `manage.py run_worker` on this process's database and Redis (plus `env`), registered before the block
+    runs, stopped (with its work horse) after it; its output is thrown away."""
     from django.conf import settings
 
     from scripts.processes import current_database_url, registered_worker_names, stop_process_tree, wait_for
 
     name = f"bench-{kind}-worker-{os.getpid()}"
-    env = {**os.environ, "DATABASE_URL": current_database_url(), "DJANGO_SETTINGS_MODULE": "lms_admin.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": current_database_url(),
+        "DJANGO_SETTINGS_MODULE": "lms_admin.settings",
+        **(env or {}),
+    }
     worker = subprocess.Popen(
         [sys.executable, "manage.py", "run_worker", "--name", name],
         cwd=REPO_ROOT,
