@@ -12,7 +12,7 @@ import functools
 import logging
 import mimetypes
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
@@ -187,7 +187,7 @@ def render_certificates_of(certificates: Sequence[IssuedCertificate]) -> int:
         html = templates.get(certificate.template_id, DEFAULT_TEMPLATE_HTML)
         completed_at = completions.get((certificate.user_id, certificate.learning_plan_id))
         rendered += render_certificate(
-            certificate, pdf=lambda c=certificate, h=html, t=completed_at: render_pdf(h, certificate_context(c, t))
+            certificate, pdf=render_pdf(html, certificate_context(certificate, completed_at))
         )
     return rendered
 
@@ -200,12 +200,12 @@ WHERE id = %(id)s AND issued_at = %(issued_at)s AND file = '' AND rendered_at IS
 """
 
 
-def render_certificate(certificate: IssuedCertificate, *, pdf: Callable[[], bytes] | None = None) -> bool:
-    """Render and store the PDF of one certificate row; False (and no file left behind) when the row is gone,
-    re-issued or already rendered by the time the PDF is ready. `pdf` renders it from data read already."""
+def render_certificate(certificate: IssuedCertificate, *, pdf: bytes | None = None) -> bool:
+    """Render and store the PDF of one certificate row (or store `pdf`, rendered already); False (and no file left
+    behind) when the row is gone, re-issued or already rendered by the time the PDF is ready."""
     if certificate.file or certificate.rendered_at:
         return False
-    pdf = pdf() if pdf is not None else render_certificate_pdf(certificate)
+    pdf = pdf if pdf is not None else render_certificate_pdf(certificate)
     filename = f"certificate-{certificate.user_id}-{certificate.pk}.pdf"
     name = default_storage.save(certificate.file.field.generate_filename(certificate, filename), ContentFile(pdf))
     params = {"file": name, "now": timezone.now(), "id": certificate.pk, "issued_at": certificate.issued_at}

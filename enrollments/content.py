@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from .models import ResetTracking, TrainingMaterial
+from .models import ResetTracking, TrainingMaterial, reset_tracking_text, reset_tracking_value
 
 RESET_TRACKING_MESSAGE = "Reset tracking must be true, false or “changed”."
 
@@ -19,7 +19,7 @@ def reset_tracking_option(value: Any) -> str:
     the same words from a form or a file, any case) → the stored choice's value ("true", "false", "changed", a
     plain str). Anything else raises ValidationError coded invalid_request."""
     if isinstance(value, bool):
-        return ResetTracking.ALL.value if value else ResetTracking.KEEP.value
+        return reset_tracking_text(value)
     if isinstance(value, str):
         word = value.strip().lower()
         if word in ResetTracking.values:
@@ -28,9 +28,8 @@ def reset_tracking_option(value: Any) -> str:
 
 
 def reset_tracking_json(value: str | bool) -> bool | str:
-    """A stored choice as the API shows it: `false`, `true` or `"changed"`."""
-    choice = reset_tracking_option(value)
-    return {ResetTracking.KEEP.value: False, ResetTracking.ALL.value: True}.get(choice, choice)
+    """A choice as the API shows it (and a model's `reset_tracking` holds it): `false`, `true` or `"changed"`."""
+    return reset_tracking_value(reset_tracking_option(value))
 
 
 def mark_materials_changed(material_ids: Iterable[int], *, now: datetime.datetime | None = None) -> int:

@@ -67,7 +67,7 @@ def _flag(data: Mapping, field: str) -> bool:
     raise _invalid(field, f"{field.replace('_', ' ').capitalize()} must be true or false.")
 
 
-def reset_tracking_value(value: Any) -> str:
+def _reset_tracking_choice(value: Any) -> str:
     """`true` / `false` / `"changed"` (also as form strings) → the stored choice; anything else is refused."""
     try:
         return reset_tracking_option(value)
@@ -113,7 +113,7 @@ def clean_rule(data: Mapping[str, Any]) -> dict[str, Any]:
             if values.get(field) not in (None, ""):
                 raise _invalid(field, f"{field.replace('_', ' ').capitalize()} is only for calendar rules.")
             rule[field] = None
-    rule["reset_tracking"] = reset_tracking_value(values["reset_tracking"])
+    rule["reset_tracking"] = _reset_tracking_choice(values["reset_tracking"])
     rule["notify"] = _flag(values, "notify")
     rule["paused"] = _flag(values, "paused")
     statuses = values["user_statuses"]

@@ -14,7 +14,6 @@ from ninja import Field, Schema
 from pydantic import StrictBool, StrictInt, field_validator
 
 from enrollments.api import reject_nul
-from enrollments.content import reset_tracking_json
 from enrollments.models import RetrainingRule
 from lms_admin.web.api import MAX_ID, StrictSchema
 
@@ -62,10 +61,6 @@ class RetrainingRuleOut(Schema):
     user_statuses: list[str]
     paused: bool
     start_after: datetime.date | None
-
-    @staticmethod
-    def resolve_reset_tracking(rule: RetrainingRule) -> bool | str:
-        return reset_tracking_json(rule.reset_tracking)
 
 
 class ForecastMonth(Schema):

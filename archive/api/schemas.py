@@ -13,7 +13,7 @@ from ninja import Field, Schema
 from pydantic import field_validator
 
 from enrollments.api import LAST_FILTER_DAY, ActiveFiltersIn, reject_nul
-from enrollments.content import RESET_TRACKING_MESSAGE, reset_tracking_json
+from enrollments.content import RESET_TRACKING_MESSAGE
 from lms_admin.web.api import MAX_ID, StrictSchema, UserRef, recorded_user
 
 from ..models import ArchivedCourseEnrollment, ArchivedPlanEnrollment, ArchiveJob, ArchiveJobItem, Outcome
@@ -96,10 +96,6 @@ class ArchiveOptions(Schema):
     mode: str
     reset_tracking: ResetTrackingJson = Field(..., description=RESET_TRACKING_HELP)
     notify: bool
-
-    @staticmethod
-    def resolve_reset_tracking(record: ArchivedPlanEnrollment) -> bool | str:
-        return reset_tracking_json(record.reset_tracking)
 
 
 class ArchivedEnrollmentOut(Schema):
@@ -245,10 +241,6 @@ class JobOut(Schema):
     finished_at: datetime.datetime | None
     eta_seconds: int | None
     error: str | None
-
-    @staticmethod
-    def resolve_reset_tracking(job: ArchiveJob) -> bool | str:
-        return reset_tracking_json(job.reset_tracking)
 
     @staticmethod
     def resolve_progress(job: ArchiveJob) -> int:

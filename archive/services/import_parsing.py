@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from enrollments.models import ResetTracking
-from enrollments.retraining import reset_tracking_value
 from lms_admin.web.csv import FORMULA_STARTS
 
 from .engine import check_archive_mode
@@ -89,7 +88,7 @@ def parse_flag(value: object, name: str, *, changed_allowed: bool = False) -> bo
     raise ValidationError(f"{name} “{str(value)[:40]}” is not {allowed}.", code="invalid_boolean")
 
 
-def reset_tracking_option(value: object) -> str:
+def parse_reset_tracking(value: object) -> str:
     """reset_tracking as stored on an import (ResetTracking value), from a form field or a cell."""
     flag = parse_flag(value, "reset_tracking", changed_allowed=True)
     if flag is True:
@@ -99,24 +98,14 @@ def reset_tracking_option(value: object) -> str:
     return str(flag)
 
 
-def check_import_options(options: ImportOptions) -> None:
-    """The services' own checks of the options: the mode, and the reset option (where "changed" is refused while
-    the services cannot reset only what changed). Raises ValidationError coded invalid_mode or invalid_boolean."""
-    check_archive_mode(options.mode)
-    try:
-        reset_tracking_value(options.reset_tracking)
-    except ValidationError as refused:
-        raise ValidationError(" ".join(refused.messages), code="invalid_boolean") from refused
-
-
 def form_options(*, mode: object, reset_tracking: object, notify: object) -> ImportOptions:
     """The form's (or the API's) defaults, checked; raises ValidationError coded invalid_mode or invalid_boolean."""
     options = ImportOptions(
         mode=str(mode).strip().lower(),
-        reset_tracking=reset_tracking_option(reset_tracking),
+        reset_tracking=parse_reset_tracking(reset_tracking),
         notify=bool(parse_flag(notify, "notify")),
     )
-    check_import_options(options)
+    check_archive_mode(options.mode)
     return options
 
 
@@ -127,10 +116,10 @@ def row_options(cells: dict[str, str], defaults: ImportOptions) -> ImportOptions
     notify = cells.get("notify", "").strip()
     options = ImportOptions(
         mode=mode,
-        reset_tracking=reset_tracking_option(reset) if reset else defaults.reset_tracking,
+        reset_tracking=parse_reset_tracking(reset) if reset else defaults.reset_tracking,
         notify=bool(parse_flag(notify, "notify")) if notify else defaults.notify,
     )
-    check_import_options(options)
+    check_archive_mode(options.mode)
     return options
 
 
