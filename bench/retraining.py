@@ -295,11 +295,15 @@ def prepare_run() -> dict:
     from archive.services.reminders import send_certification_reminders
     from archive.services.retraining import utc_today
     from bench.seeding import PLAN_CODE
-    from enrollments.models import LearningPlan
+    from enrollments.models import LearningPlan, RetrainingRule
     from lms_admin.notifications.models import OutboxMessage
     from lms_admin.queues import enqueues_held
 
     plan = LearningPlan.objects.get(code=PLAN_CODE)
+    # The rule exists before the run day (the reminders below are written for the plans that have one).
+    RetrainingRule.objects.create(
+        learning_plan=plan, valid_for_months=12, window_days=30, user_statuses=["active"], saved_by=bench_admin()
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE enrollments_learningplanenrollment SET status = 2, completed_at = now() - interval '1 year', "
@@ -321,15 +325,12 @@ def measure_run() -> dict:
     from archive.models import ArchiveJob
     from archive.services.retraining import confirm_run, start_run, utc_today
     from bench.seeding import PLAN_CODE
-    from enrollments.models import LearningPlan, RetrainingRule
+    from enrollments.models import RetrainingRule
     from scripts.processes import wait_for
 
     today = utc_today()
     admin = bench_admin()
-    plan = LearningPlan.objects.get(code=PLAN_CODE)
-    rule = RetrainingRule.objects.create(
-        learning_plan=plan, valid_for_months=12, window_days=30, user_statuses=["active"], saved_by=admin
-    )
+    rule = RetrainingRule.objects.get(learning_plan__code=PLAN_CODE)
     # "Run now" is what is timed: the worker's daily tick does not start the run on its own meanwhile.
     with worker_process("retraining", env={"RETRAINING_RUN_HOUR_UTC": "24"}):
         started = time.monotonic()
