@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from lms_admin.notifications.services import enqueue_outbox_sender
+from lms_admin.notifications.sql import addressed
 
 from .retraining import utc_today
 
@@ -25,7 +26,8 @@ from .retraining import utc_today
 # about them, while a few days without a worker are still caught up.
 EXPIRED_CATCH_UP_DAYS = 30
 
-REMINDERS_SQL = """
+REMINDERS_SQL = (
+    """
 WITH rounds AS (
     SELECT CASE WHEN e.certified_until >= %(today)s THEN 'certification_expiring'
                 ELSE 'certification_expired' END AS event,
@@ -44,18 +46,9 @@ WITH rounds AS (
           SELECT 1 FROM archive_retrainingexemption x
           WHERE x.rule_id = r.id AND x.user_id = e.user_id AND (x.until IS NULL OR x.until >= %(today)s)
       )
-), addressed AS (
-    SELECT ro.*, ro.user_id AS recipient_id
-    FROM rounds ro JOIN notifications_notificationrule n ON n.event = ro.event AND n.enabled AND n.to_learner
-    UNION ALL
-    SELECT ro.*, ml.manager_id
-    FROM rounds ro JOIN notifications_notificationrule n ON n.event = ro.event AND n.enabled AND n.to_managers
-    JOIN accounts_managerlink ml ON ml.employee_id = ro.user_id
-    UNION ALL
-    SELECT ro.*, sa.id
-    FROM rounds ro JOIN notifications_notificationrule n ON n.event = ro.event AND n.enabled AND n.to_superadmins
-    JOIN accounts_user sa ON sa.level = 'superadmin' AND sa.is_active
-), written AS (
+), addressed AS ("""
+    + addressed("rounds")
+    + """), written AS (
     INSERT INTO notifications_outboxmessage (
         dedupe_key, event, recipient_id, recipient_email, context, created_at, sent_at, attempts, last_error
     )
@@ -79,6 +72,7 @@ WITH rounds AS (
 )
 SELECT event, count(*) FROM written GROUP BY event
 """
+)
 
 
 def send_certification_reminders(*, today: datetime.date | None = None) -> dict[str, int]:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 
 from enrollments.status import LOCK_SQL as LEARNING_STATE_LOCK_SQL
+from lms_admin.notifications.sql import addressed
 
 from .content_sql import CONTENT_VERSION_CTES
 
@@ -183,18 +184,9 @@ SNAPSHOT_SQL = (
     -- A retraining rule re-enrolled the learner (SPEC §11).
     SELECT 'retraining_started', s.enrollment_id, s.round, s.user_id, s.user_display_name, s.plan_title, NULL, NULL
     FROM snap s WHERE %(notify)s AND %(trigger)s = 'rule'
-), addressed AS (
-    SELECT ev.*, ev.user_id AS recipient_id
-    FROM events ev JOIN notifications_notificationrule r ON r.event = ev.event AND r.enabled AND r.to_learner
-    UNION ALL
-    SELECT ev.*, ml.manager_id
-    FROM events ev JOIN notifications_notificationrule r ON r.event = ev.event AND r.enabled AND r.to_managers
-    JOIN accounts_managerlink ml ON ml.employee_id = ev.user_id
-    UNION ALL
-    SELECT ev.*, sa.id
-    FROM events ev JOIN notifications_notificationrule r ON r.event = ev.event AND r.enabled AND r.to_superadmins
-    JOIN accounts_user sa ON sa.level = 'superadmin' AND sa.is_active
-), outbox AS (
+), addressed AS ("""
+    + addressed("events")
+    + """), outbox AS (
     INSERT INTO notifications_outboxmessage (
         dedupe_key, event, recipient_id, recipient_email, context, created_at, sent_at, attempts, last_error
     )
