@@ -43,6 +43,51 @@ def recreate_database(base_url: str, name: str, *, template: str | None = None) 
         server.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
+class SeededCopies:
+    """A template database (and its MEDIA_ROOT) seeded once, and fresh copies of both for each measured run: the
+    databases live beside `base_url`'s, the media in a scratch folder; `close()` drops and deletes them all.
+
+        with SeededCopies("engine", base_url, template="lms_bench_engine_tpl", work="lms_bench_engine") as copies:
+            sizes = copies.seed("bench.engine", ["seed", "--learners", "10000"])
+            copies.fresh_copy()
+            result = run_child("bench.engine", [...], database=copies.work_url, media=copies.media)
+    """
+
+    def __init__(self, name: str, base_url: str, *, template: str, work: str) -> None:
+        import tempfile
+
+        self.base_url, self.template, self.work = base_url, template, work
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"lms-bench-{name}-"))
+        self.template_media, self.media = self.scratch / "template-media", self.scratch / "media"
+        self.template_url, self.work_url = database_url(base_url, template), database_url(base_url, work)
+
+    def seed(self, module: str, args: list[str]) -> dict:
+        """The template created empty and seeded by `python -m module *args`; the seeding child's JSON result."""
+        recreate_database(self.base_url, self.template)
+        return run_child(module, args, database=self.template_url, media=self.template_media)
+
+    def fresh_copy(self) -> None:
+        """The work database and media again exactly as seeded."""
+        import shutil
+
+        recreate_database(self.base_url, self.work, template=self.template)
+        shutil.rmtree(self.media, ignore_errors=True)
+        shutil.copytree(self.template_media, self.media)
+
+    def close(self) -> None:
+        import shutil
+
+        for name in (self.work, self.template):
+            drop_database(self.base_url, name)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def __enter__(self) -> SeededCopies:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 def run_child(module: str, args: list[str], *, database: str, media: Path, env: dict | None = None) -> dict:
     """`python -m module *args` on this database and MEDIA_ROOT (a process of its own, so its peak RSS is the
     run's); returns the JSON object its last line of output holds."""
@@ -62,6 +107,20 @@ def run_child(module: str, args: list[str], *, database: str, media: Path, env: 
         text=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def private_redis():
+    """A redis-server of the benchmark's own, started (a `scripts.processes.PrivateRedis`), or None when none is
+    installed."""
+    import shutil
+
+    from scripts.processes import PrivateRedis
+
+    if not shutil.which("redis-server"):
+        return None
+    server = PrivateRedis()
+    server.start()
+    return server
 
 
 def bench_admin(username: str = "bench_admin"):

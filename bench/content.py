@@ -11,14 +11,12 @@ Databases `lms_bench_content_tpl` and `lms_bench_content` live on DATABASE_URL's
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, bench_admin, database_url, drop_database, recreate_database, run_child
+from bench.common import REPO_ROOT, SeededCopies, bench_admin, recreate_database, run_child
 from bench.seeding import PLAN_CODE
 
 TEMPLATE_DB = "lms_bench_content_tpl"
@@ -35,30 +33,25 @@ def run(quick: bool = False) -> list[dict]:
 
     learners = QUICK_LEARNERS if quick else LEARNERS
     base_url = settings.DATABASE_URL
-    scratch = Path(tempfile.mkdtemp(prefix="lms-bench-content-"))
-    template_media, work_media = scratch / "template-media", scratch / "media"
-    try:
-        recreate_database(base_url, TEMPLATE_DB)
-        sizes = child(["seed", "--learners", str(learners)], database_url(base_url, TEMPLATE_DB), template_media)
+    with SeededCopies("content", base_url, template=TEMPLATE_DB, work=WORK_DB) as copies:
+        sizes = copies.seed("bench.engine", ["seed", "--learners", str(learners)])
         data = f"1 plan (5 courses × 5 materials), {sizes['enrollments']:,} enrollments, batch {sizes['batch_size']}"
         seconds: dict[str, list[float]] = {"on": [], "off": []}
         preview = None
         for _ in range(RUNS):
             for recording in ("off", "on"):  # interleaved: a slow minute of the shared machine hits both
-                recreate_database(base_url, WORK_DB, template=TEMPLATE_DB)
-                shutil.rmtree(work_media, ignore_errors=True)
-                shutil.copytree(template_media, work_media)
+                copies.fresh_copy()
                 result = child(
                     ["measure", "--preview", str(int(recording == "on" and preview is None))],
-                    database_url(base_url, WORK_DB),
-                    work_media,
+                    copies.work_url,
+                    copies.media,
                     env={"ARCHIVE_RECORD_CONTENT": "1" if recording == "on" else "0"},
                 )
                 seconds[recording].append(result["seconds"])
                 preview = preview or result.get("preview")
         on, off = statistics.median(seconds["on"]), statistics.median(seconds["off"])
         recreate_database(base_url, WORK_DB)
-        diff = child(["diff"], database_url(base_url, WORK_DB), work_media)
+        diff = child(["diff"], copies.work_url, copies.media)
         return [
             {
                 "figure": f"Archive {learners:,} (re-enroll, keep, notifications off) with content recording, "
@@ -89,10 +82,6 @@ def run(quick: bool = False) -> list[dict]:
                 "data": data + f"; {preview['completed_again']:,} Completed again at once",
             },
         ]
-    finally:
-        for database in (WORK_DB, TEMPLATE_DB):
-            drop_database(base_url, database)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def fmt(values: list[float]) -> str:

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import json
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.common import REPO_ROOT, database_url, drop_database, recreate_database, run_child
+from bench.common import REPO_ROOT, SeededCopies, run_child
 from bench.seeding import PLAN_CODE
 
 TEMPLATE_DB = "lms_bench_engine_tpl"
@@ -46,12 +44,8 @@ def run(quick: bool = False) -> list[dict]:
     from django.conf import settings
 
     learners = QUICK_LEARNERS if quick else LEARNERS
-    base_url = settings.DATABASE_URL
-    scratch = Path(tempfile.mkdtemp(prefix="lms-bench-engine-"))
-    template_media, work_media = scratch / "template-media", scratch / "media"
-    try:
-        recreate_database(base_url, TEMPLATE_DB)
-        sizes = child(["seed", "--learners", str(learners)], database_url(base_url, TEMPLATE_DB), template_media)
+    with SeededCopies("engine", settings.DATABASE_URL, template=TEMPLATE_DB, work=WORK_DB) as copies:
+        sizes = copies.seed("bench.engine", ["seed", "--learners", str(learners)])
         data = (
             f"1 plan (5 courses × 5 materials), {sizes['enrollments']:,} enrollments, "
             f"{sizes['tracking']:,} tracking rows ({sizes['completed_tracking_pct']}% completed), "
@@ -61,11 +55,9 @@ def run(quick: bool = False) -> list[dict]:
         for name, mode, reset, notify, target in SCENARIOS:
             results = {}
             for kind in ("engine", "floor"):
-                recreate_database(base_url, WORK_DB, template=TEMPLATE_DB)
-                shutil.rmtree(work_media, ignore_errors=True)
-                shutil.copytree(template_media, work_media)
+                copies.fresh_copy()
                 results[kind] = child(
-                    measure_args(kind, mode, reset=reset, notify=notify), database_url(base_url, WORK_DB), work_media
+                    measure_args(kind, mode, reset=reset, notify=notify), copies.work_url, copies.media
                 )
             engine, floor = results["engine"], results["floor"]
             scaled_target = target * learners / LEARNERS
@@ -103,10 +95,6 @@ def run(quick: bool = False) -> list[dict]:
                 }
             )
         return rows
-    finally:
-        for database in (WORK_DB, TEMPLATE_DB):
-            drop_database(base_url, database)
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def measure_args(kind: str, mode: str, *, reset: bool, notify: bool) -> list[str]:

@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 
-from bench.common import REPO_ROOT, bench_admin, database_url, drop_database, recreate_database, run_child
+from bench.common import REPO_ROOT, SeededCopies, bench_admin, private_redis, run_child
 from bench.engine import child, measure_args
 from scripts.processes import (
-    PrivateRedis,
     current_database_url,
     registered_worker_names,
     stop_process_tree,
@@ -59,38 +55,26 @@ def run(quick: bool = False) -> list[dict]:
     from django.conf import settings
 
     learners = QUICK_LEARNERS if quick else LEARNERS
-    base_url = settings.DATABASE_URL
-    scratch = Path(tempfile.mkdtemp(prefix="lms-bench-jobs-"))
-    template_media, media = scratch / "template-media", scratch / "media"
-    database = database_url(base_url, WORK_DB)
-
-    def fresh_copy() -> None:
-        recreate_database(base_url, WORK_DB, template=TEMPLATE_DB)
-        shutil.rmtree(media, ignore_errors=True)
-        shutil.copytree(template_media, media)
-
     redis = None
     measured = []
     try:
-        recreate_database(base_url, TEMPLATE_DB)
-        sizes = child(["seed", "--learners", str(learners)], database_url(base_url, TEMPLATE_DB), template_media)
-        redis = private_redis()
-        redis_url = redis.url if redis else settings.REDIS_URL
-        for index, (mode, reset, notify, ceiling, label) in enumerate(SCENARIOS):
-            fresh_copy()
-            floor = child(measure_args("floor", mode, reset=reset, notify=notify), database, media)
-            fresh_copy()
-            engine = child(measure_args("engine", mode, reset=reset, notify=notify), database, media)
-            fresh_copy()
-            args = ["measure", mode, str(int(reset)), str(int(notify)), str(int(index == 0))]
-            job = run_child("bench.jobs", args, database=database, media=media, env={"REDIS_URL": redis_url})
-            measured.append((label, ceiling, floor, engine, job))
+        with SeededCopies("jobs", settings.DATABASE_URL, template=TEMPLATE_DB, work=WORK_DB) as copies:
+            sizes = copies.seed("bench.engine", ["seed", "--learners", str(learners)])
+            redis = private_redis()
+            redis_url = redis.url if redis else settings.REDIS_URL
+            database, media = copies.work_url, copies.media
+            for index, (mode, reset, notify, ceiling, label) in enumerate(SCENARIOS):
+                copies.fresh_copy()
+                floor = child(measure_args("floor", mode, reset=reset, notify=notify), database, media)
+                copies.fresh_copy()
+                engine = child(measure_args("engine", mode, reset=reset, notify=notify), database, media)
+                copies.fresh_copy()
+                args = ["measure", mode, str(int(reset)), str(int(notify)), str(int(index == 0))]
+                job = run_child("bench.jobs", args, database=database, media=media, env={"REDIS_URL": redis_url})
+                measured.append((label, ceiling, floor, engine, job))
     finally:
         if redis:
             redis.stop()
-        drop_database(base_url, WORK_DB)
-        drop_database(base_url, TEMPLATE_DB)
-        shutil.rmtree(scratch, ignore_errors=True)
     data = (
         f"1 plan (5 courses × 5 materials), {sizes['enrollments']:,} enrollments, {sizes['tracking']:,} tracking "
         f"rows, {sizes['certificates']:,} certificates, batch {sizes['batch_size']}, one worker"
@@ -134,15 +118,6 @@ def run(quick: bool = False) -> list[dict]:
         }
     )
     return rows
-
-
-def private_redis() -> PrivateRedis | None:
-    """A redis-server of the benchmark's own, or None when none is installed."""
-    if not shutil.which("redis-server"):
-        return None
-    server = PrivateRedis()
-    server.start()
-    return server
 
 
 class BenchWorker:

@@ -19,13 +19,11 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import REPO_ROOT, database_url, drop_database, recreate_database, run_child
-from bench.jobs import BenchWorker, private_redis, wait_status
+from bench.common import REPO_ROOT, SeededCopies, private_redis, recreate_database, run_child
+from bench.jobs import BenchWorker, wait_status
 from bench.load_processes import GUNICORN_WORKERS, CpuMeter, Gunicorn, postgres_backends
 from bench.load_traffic import Recorder, Traffic, log_in_all, summary
 
@@ -47,38 +45,26 @@ def run(quick: bool = False) -> list[dict]:
 
     learners = QUICK_LEARNERS if quick else LEARNERS
     per_plan = QUICK_ARCHIVED_PER_PLAN if quick else ARCHIVED_PER_PLAN
-    base_url = settings.DATABASE_URL
-    scratch = Path(tempfile.mkdtemp(prefix="lms-bench-load-"))
-    template_media, media = scratch / "template-media", scratch / "media"
     redis = None
     try:
-        recreate_database(base_url, TEMPLATE_DB)
-        sizes = run_child(
-            "bench.load",
-            ["seed", str(learners), str(per_plan)],
-            database=database_url(base_url, TEMPLATE_DB),
-            media=template_media,
-        )
-        recreate_database(base_url, WORK_DB, template=TEMPLATE_DB)
-        shutil.copytree(template_media, media)
-        redis = private_redis()
-        result = run_child(
-            "bench.load",
-            ["measure", str(QUICK_ALONE_SECONDS if quick else ALONE_SECONDS)],
-            database=database_url(base_url, WORK_DB),
-            media=media,
-            env={
-                "REDIS_URL": redis.url if redis else settings.REDIS_URL,
-                "BENCH_BASE_DATABASE_URL": base_url,
-                "BENCH_TEMPLATE_MEDIA": str(template_media),
-            },
-        )
+        with SeededCopies("load", settings.DATABASE_URL, template=TEMPLATE_DB, work=WORK_DB) as copies:
+            sizes = copies.seed("bench.load", ["seed", str(learners), str(per_plan)])
+            copies.fresh_copy()
+            redis = private_redis()
+            result = run_child(
+                "bench.load",
+                ["measure", str(QUICK_ALONE_SECONDS if quick else ALONE_SECONDS)],
+                database=copies.work_url,
+                media=copies.media,
+                env={
+                    "REDIS_URL": redis.url if redis else settings.REDIS_URL,
+                    "BENCH_BASE_DATABASE_URL": settings.DATABASE_URL,
+                    "BENCH_TEMPLATE_MEDIA": str(copies.template_media),
+                },
+            )
     finally:
         if redis:
             redis.stop()
-        drop_database(base_url, WORK_DB)
-        drop_database(base_url, TEMPLATE_DB)
-        shutil.rmtree(scratch, ignore_errors=True)
     return rows(result, sizes)
 
 

@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from bench.common import (
     REPO_ROOT,
+    SeededCopies,
     bench_admin,
-    database_url,
-    drop_database,
-    recreate_database,
+    private_redis,
     run_child,
     worker_process,
 )
@@ -231,45 +227,28 @@ def run_rows() -> list[dict]:
     the same archive (reset, notifications on) by hand-written SQL, each on a fresh copy of one seeded template."""
     from django.conf import settings
 
-    from scripts.processes import PrivateRedis
-
-    base_url = settings.DATABASE_URL
-    scratch = Path(tempfile.mkdtemp(prefix="lms-bench-retraining-"))
-    template_media, media = scratch / "template-media", scratch / "media"
-    database = database_url(base_url, RUN_DB)
-
-    def fresh_copy() -> None:
-        recreate_database(base_url, RUN_DB, template=RUN_TEMPLATE_DB)
-        shutil.rmtree(media, ignore_errors=True)
-        shutil.copytree(template_media, media)
-
     redis = None
     try:
-        recreate_database(base_url, RUN_TEMPLATE_DB)
-        sizes = child(
-            ["seed", "--learners", str(RUN_LEARNERS)], database_url(base_url, RUN_TEMPLATE_DB), template_media
-        )
-        # The run's data in the template, so the floor archives exactly what the run will: every learner Completed
-        # and due (the §9 data has 10 % Completed).
-        run_child(
-            "bench.retraining", ["prepare-run"], database=database_url(base_url, RUN_TEMPLATE_DB), media=template_media
-        )
-        fresh_copy()
-        floor = child(measure_args("floor", "reenroll", reset=True, notify=True), database, media)
-        fresh_copy()
-        if shutil.which("redis-server"):
-            redis = PrivateRedis()
-            redis.start()
-        redis_url = redis.url if redis else settings.REDIS_URL
-        result = run_child(
-            "bench.retraining", ["measure-run"], database=database, media=media, env={"REDIS_URL": redis_url}
-        )
+        with SeededCopies("retraining", settings.DATABASE_URL, template=RUN_TEMPLATE_DB, work=RUN_DB) as copies:
+            sizes = copies.seed("bench.engine", ["seed", "--learners", str(RUN_LEARNERS)])
+            # The run's data in the template, so the floor archives exactly what the run will: every learner
+            # Completed and due (the §9 data has 10 % Completed).
+            run_child("bench.retraining", ["prepare-run"], database=copies.template_url, media=copies.template_media)
+            copies.fresh_copy()
+            floor = child(measure_args("floor", "reenroll", reset=True, notify=True), copies.work_url, copies.media)
+            copies.fresh_copy()
+            redis = private_redis()
+            redis_url = redis.url if redis else settings.REDIS_URL
+            result = run_child(
+                "bench.retraining",
+                ["measure-run"],
+                database=copies.work_url,
+                media=copies.media,
+                env={"REDIS_URL": redis_url},
+            )
     finally:
         if redis:
             redis.stop()
-        drop_database(base_url, RUN_DB)
-        drop_database(base_url, RUN_TEMPLATE_DB)
-        shutil.rmtree(scratch, ignore_errors=True)
     return [
         {
             "figure": f"Retraining run of {result['selected']:,} learners (reset, notifications on), start → jobs done",
