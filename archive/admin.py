@@ -23,6 +23,8 @@ from .models import (
     ArchivedCertificate,
     ArchivedCourseEnrollment,
     ArchivedPlanEnrollment,
+    ArchiveImport,
+    ArchiveImportRow,
     ArchiveJob,
     ArchiveJobItem,
     RetrainingExemption,
@@ -238,6 +240,51 @@ class ArchiveJobItemAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdm
     list_select_related = ("job",)
     raw_id_fields = ("job",)
     ordering = ("job", "position")
+
+
+@admin.register(ArchiveImport)
+class ArchiveImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Uploaded files (SPEC §12): up to 50,000 rows each, linked (a filtered, paginated list), not inlined."""
+
+    list_display = (
+        "id",
+        "file_name",
+        "uploaded_by_username",
+        "status",
+        "total_rows",
+        "valid_rows",
+        "error_rows",
+        "created_at",
+        "submitted_at",
+    )
+    list_filter = ("status", "mode", "reset_tracking", "notify")
+    search_fields = ("file_name", "uploaded_by_username", "=id")
+    exclude = ("jobs",)
+    readonly_fields = ("report_link", "rows_link", "jobs_link")
+
+    @admin.display(description="Report")
+    def report_link(self, obj: ArchiveImport) -> str:
+        return format_html('<a href="{}">The import\u2019s report page</a>', obj.get_absolute_url())
+
+    @admin.display(description="Rows")
+    def rows_link(self, obj: ArchiveImport) -> str:
+        url = reverse("admin:archive_archiveimportrow_changelist") + f"?archive_import__id__exact={obj.pk}"
+        return format_html('<a href="{}">{} rows, {} with an error</a>', url, obj.total_rows, obj.error_rows)
+
+    @admin.display(description="Jobs")
+    def jobs_link(self, obj: ArchiveImport) -> str:
+        url = reverse("admin:archive_archivejob_changelist") + f"?imports__id__exact={obj.pk}"
+        return format_html('<a href="{}">The import\u2019s archive jobs</a>', url)
+
+
+@admin.register(ArchiveImportRow)
+class ArchiveImportRowAdmin(ReadOnlyAdminMixin, BigTableAdminMixin, admin.ModelAdmin):
+    list_display = ("archive_import", "line", "user_key", "plan_key", "enrollment_id", "round", "error", "message")
+    list_filter = ("error",)
+    search_fields = ("=archive_import__id", "user_key", "plan_key")
+    list_select_related = ("archive_import",)
+    raw_id_fields = ("archive_import", "user", "learning_plan")
+    ordering = ("archive_import", "line")
 
 
 # SPEC §4.9: superadmins merge duplicate profiles. Merging moves live enrollments and leaves archives where
