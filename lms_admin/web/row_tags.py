@@ -70,10 +70,10 @@ def row_html(template: str, **values) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
-def table_row(context: template.Context, row) -> SafeString:
-    """`{% table_row row %}`: a big table's row from its table's `render_row(record, context)`, which builds it
-    with `row_html` (every value escaped) — a row in one call instead of ≈ 40 template variables."""
-    return row.table.render_row(row.record, context)
+def table_rows(context: template.Context, table) -> SafeString:
+    """`{% table_rows table %}`: a big table's rows from its `render_row(record, context)`, which builds each with
+    `row_html` — a row in one call instead of ≈ 40 template variables, and no template loop over the rows."""
+    return SafeString("".join(table.render_row(row.record, context) for row in table.paginated_rows))
 
 
 @register.filter(expects_localtime=True)
