@@ -17,6 +17,7 @@ from django.db.models import F, QuerySet
 from enrollments.filters import AnyOf
 from lms_admin.accounts.models import UserStatus
 from lms_admin.web.api import MAX_ID
+from lms_admin.web.widgets import FILTER_BAR_RENDERER
 
 from .models import ArchivedPlanEnrollment
 from .planner import rows_planned_without
@@ -121,6 +122,8 @@ def _ids_through_trigram_index(matching: QuerySet) -> list[int]:
 
 class ArchivedFilterForm(forms.Form):
     """Checks that span two filters: the period's order and its representable end."""
+
+    default_renderer = FILTER_BAR_RENDERER  # the widgets without a template per option
 
     def clean(self) -> dict:
         cleaned = super().clean()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import django_tables2 as tables
+from django.utils.safestring import SafeString, mark_safe
 
+from lms_admin.web.row_tags import minute_text, reverse_ids, row_html
 from lms_admin.web.tables import actions_column, select_column
 
 
@@ -17,8 +19,8 @@ def _num(verbose_name: str) -> tables.Column:
 
 
 class ArchivedEnrollmentTable(tables.Table):
-    """Columns of the Archived view (sort names of `selectors.ARCHIVED_LIST`), rendered one row at a time by its
-    template (keep both in this order)."""
+    """Columns of the Archived view (sort names of `selectors.ARCHIVED_LIST`), rendered one row at a time by
+    `render_row` (keep both in this order)."""
 
     caption = "Archived enrollments"
 
@@ -36,6 +38,36 @@ class ArchivedEnrollmentTable(tables.Table):
         attrs = {"class": "data-table", "id": "archived-table"}
         empty_text = "No archived enrollments match these filters."
         order_by_field = "sort"
+
+    def render_row(self, archived, context) -> SafeString:
+        """A row of the Archived view, every value escaped by `row_html` (the same markup as the My team
+        table's template, archive/includes/team_table.html, without its plan column)."""
+        pk, name = archived.pk, archived.user_display_name
+        can_delete = context.get("can_delete")
+        details = reverse_ids("archive:archived_detail", pk)
+        select = delete = ""
+        if can_delete:
+            select = row_html(ARCHIVED_SELECT, pk=pk, name=name, round=archived.round)
+            delete = row_html(ARCHIVED_DELETE, url=reverse_ids("archive:archived_delete", pk))
+        if archived.certificate_id:
+            certificate = row_html(CERTIFICATE_LINK, url=reverse_ids("archive:archived_certificate", pk), name=name)
+        else:
+            certificate = NO_CERTIFICATE
+        return row_html(
+            ARCHIVED_ROW,
+            pk=pk,
+            name=name,
+            select=select,
+            details=details,
+            username=archived.user_username,
+            archived=minute_text(archived.archived_at),
+            archived_by=archived.archived_by_username,
+            status=archived.plan_status,
+            status_display=archived.get_plan_status_display(),
+            completed=minute_text(archived.completed_at) if archived.completed_at else _DASH,
+            certificate=certificate,
+            delete=delete,
+        )
 
 
 class TeamArchivedTable(ArchivedEnrollmentTable):
@@ -126,3 +158,46 @@ class TeamComplianceTable(tables.Table):
         attrs = {"class": "data-table", "id": "team-compliance-table"}
         empty_text = "Nobody in your team is enrolled in a learning plan."
         orderable = False
+
+
+_DASH = mark_safe('<span class="muted">—</span>')
+
+ARCHIVED_SELECT = (
+    '<td class="select"><input type="checkbox" name="archive_ids" value="{pk}" class="row-select" '
+    'form="archived-delete-form" aria-label="Select {name}, round {round}"></td>'
+)
+ARCHIVED_DELETE = (
+    '<li role="none"><a role="menuitem" class="danger" href="{url}" hx-get="{url}" hx-target="#modal">Delete</a></li>'
+)
+# archive/includes/certificate_cell.html's two cells (the My team table renders that template).
+CERTIFICATE_LINK = (
+    '<td><a class="cert-icon" href="{url}" download title="Download certificate"><svg class="icon" '
+    'viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false"><path d="M3.5 1.5h6l3 3v10h-9z '
+    'M9.5 1.5v3h3" fill="none" stroke="currentColor" stroke-width="1.2" stroke-linejoin="round"/><path '
+    'd="M5.5 8h5M5.5 10.5h5M5.5 13h3" fill="none" stroke="currentColor" stroke-width="1.2" stroke-linecap="round"/>'
+    '</svg><span class="visually-hidden">Download the certificate of {name}</span></a></td>'
+)
+NO_CERTIFICATE = mark_safe(
+    '<td><span class="muted" aria-hidden="true">—</span><span class="visually-hidden">No certificate</span></td>'
+)
+ARCHIVED_ROW = """
+<tr data-archive-id="{pk}">
+  {select}
+  <td><a href="{details}">{name}</a> <span class="muted">{username}</span></td>
+  <td>{archived}</td>
+  <td>{archived_by}</td>
+  <td><span class="badge badge-status-{status}">{status_display}</span></td>
+  <td>{completed}</td>
+  {certificate}
+  <td class="actions">
+    <div class="menu row-menu">
+      <button type="button" class="icon-button menu-button" data-menu-button aria-haspopup="menu" \
+aria-expanded="false" aria-controls="archived-menu-{pk}" aria-label="Actions for {name}">⋯</button>
+      <ul class="menu-list" role="menu" id="archived-menu-{pk}" aria-label="Actions for {name}">
+        <li role="none"><a role="menuitem" href="{details}">Details</a></li>
+        {delete}
+      </ul>
+    </div>
+  </td>
+</tr>
+"""

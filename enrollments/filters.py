@@ -9,6 +9,7 @@ from django import forms
 from django.db.models import F, Lookup, Q, QuerySet
 
 from lms_admin.accounts.models import User, UserStatus, user_status_q
+from lms_admin.web.widgets import FILTER_BAR_RENDERER
 
 from .models import EnrollmentStatus, LearningPlanEnrollment
 
@@ -33,6 +34,8 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 
 
 class ActiveEnrollmentFilterForm(forms.Form):
+    default_renderer = FILTER_BAR_RENDERER  # the widgets without a template per option
+
     def clean(self) -> dict:
         cleaned = super().clean()
         start, end = cleaned.get("enrolled_from"), cleaned.get("enrolled_to")

@@ -9,11 +9,14 @@ pages make 10–20 % fewer Python calls (docs/architecture.md, "Server CPU per p
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from functools import lru_cache
 
 from django import template
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString
 
 register = template.Library()
 
@@ -41,6 +44,36 @@ def reverse_ids(viewname: str, *ids: int) -> str:
 def row_url(viewname: str, *ids: int) -> str:
     """`{% row_url 'archive:archived_detail' archived.pk %}`: the `{% url %}` of a row, for integer ids."""
     return reverse_ids(viewname, *ids)
+
+
+def minute_text(value: datetime.datetime | None) -> str:
+    """`|minute` for Python code that renders a row: the local time as "Y-m-d H:i", empty for None."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def day_text(value: datetime.datetime | None) -> str:
+    """`|day` for Python code that renders a row: the local date as "Y-m-d", empty for None."""
+    return timezone.localtime(value).strftime("%Y-%m-%d") if value else ""
+
+
+def row_html(template: str, **values) -> SafeString:
+    """`format_html(template, **values)` for a table row, at a third of its cost: each value escaped with
+    `html.escape` (what Django's `escape` does) unless it is already HTML (`__html__`, e.g. `mark_safe`)."""
+    return SafeString(
+        template.format_map(
+            {
+                name: value.__html__() if hasattr(value, "__html__") else html.escape(str(value))
+                for name, value in values.items()
+            }
+        )
+    )
+
+
+@register.simple_tag(takes_context=True)
+def table_rows(context: template.Context, table) -> SafeString:
+    """`{% table_rows table %}`: a big table's rows from its `render_row(record, context)`, which builds each with
+    `row_html` — a row in one call instead of ≈ 40 template variables, and no template loop over the rows."""
+    return SafeString("".join(table.render_row(row.record, context) for row in table.paginated_rows))
 
 
 @register.filter(expects_localtime=True)

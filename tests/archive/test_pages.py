@@ -127,6 +127,19 @@ def test_the_archived_view_pages_with_a_constant_number_of_queries(client, world
         assert client.get(url, {"search": "rita", "sort": "user"}).status_code == 200
 
 
+def test_a_learner_named_like_markup_is_shown_as_text_in_the_archived_row(client, world):
+    ArchivedPlanEnrollment.objects.filter(pk=world.archived.pk).update(
+        user_display_name='<script>alert("x")</script>', user_username="<b>rita</b>"
+    )
+    client.force_login(world.superadmin)
+    body = client.get(reverse("archive:archived_list", args=[world.plan.pk])).content.decode()
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert "<script>alert" not in body and "<b>rita</b>" not in body
+    assert f'{escaped}</a> <span class="muted">&lt;b&gt;rita&lt;/b&gt;</span>' in body
+    assert f'aria-label="Select {escaped}, round 1"' in body and f'aria-label="Actions for {escaped}"' in body
+    assert f"Download the certificate of {escaped}" in body
+
+
 @pytest.mark.django_db(transaction=True)
 def test_seed_demo_adds_archived_history_through_the_engine_and_one_finished_job(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

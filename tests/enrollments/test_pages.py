@@ -323,3 +323,14 @@ def test_an_empty_plan_says_nobody_is_enrolled_and_an_empty_filter_says_nothing_
     empty = make_plan(courses=0)
     assert "Nobody is enrolled in this learning plan yet." in admin_client.get(url(empty)).content.decode()
     assert "No enrollments match these filters." in admin_client.get(url(plan, "search=nobody")).content.decode()
+
+
+def test_a_learner_named_like_markup_is_shown_as_text_in_every_cell_and_label(admin_client, plan):
+    learner = User.objects.get(username="driver00059")
+    User.objects.filter(pk=learner.pk).update(first_name='<script>alert("x")</script>', last_name="O'Hara & Co")
+    body = admin_client.get(url(plan)).content.decode()
+    row = re.findall(r'<tr data-enrollment-id="\d+">(.*?)</tr>', body, flags=re.S)[0]
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O&#x27;Hara &amp; Co"
+    assert "<script>alert" not in body
+    assert f"<td>{escaped}</td>" in row
+    assert f'aria-label="Select {escaped}"' in row and f'aria-label="Actions for {escaped}"' in row
