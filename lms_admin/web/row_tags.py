@@ -46,6 +46,13 @@ def row_url(viewname: str, *ids: int) -> str:
     return reverse_ids(viewname, *ids)
 
 
+@register.simple_tag
+def page_url(viewname: str) -> str:
+    """`{% page_url 'archive:job_list' %}`: the `{% url %}` of a page without arguments, such as the navigation's
+    links that every page renders, reversed once per name."""
+    return reverse_ids(viewname)
+
+
 def minute_text(value: datetime.datetime | None) -> str:
     """`|minute` for Python code that renders a row: the local time as "Y-m-d H:i", empty for None."""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
