@@ -95,7 +95,10 @@ class ActiveEnrollmentFilter(django_filters.FilterSet):
                 | Q(last_name__icontains=word)
                 | Q(email__icontains=word)
             )
-        ids = list(learners.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1])
+        # Only the learners of this list: a common word ("First1") may match far more people in the whole
+        # organisation than in the plan, which would send a search the slow way below for nothing.
+        listed = learners.filter(pk__in=queryset.order_by().values("user_id"))
+        ids = list(listed.order_by().values_list("pk", flat=True)[: SEARCH_IDS_MAX + 1])
         if len(ids) <= SEARCH_IDS_MAX:
             return queryset.filter(AnyOf(F("user_id"), ids))
         return queryset.filter(user__in=learners)  # user_id IN (SELECT …)

@@ -1,6 +1,8 @@
 """The Active list's search: every word must match a name, the username or the e-mail of the learner."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from enrollments import filters, selectors
 from enrollments.services import enroll_user
@@ -37,3 +39,13 @@ def test_search_finds_the_plans_learners_matching_every_word(plan, monkeypatch, 
     assert found(plan, "grace@") == []  # e-mails are <username>@example.com
     assert found(plan, "ghopper@example") == ["ghopper"]
     assert found(plan, "nobody") == []
+
+
+def test_people_outside_the_plan_do_not_send_a_search_the_slow_way(plan, monkeypatch):
+    # Three "Ada"s are in the plan and one is not: with room for three ids, the plan's own three are looked up by id
+    # (counting the whole organisation's four would switch to the subquery that walks the plan in date order).
+    monkeypatch.setattr(filters, "SEARCH_IDS_MAX", 3)
+    with CaptureQueriesContext(connection) as captured:
+        assert found(plan, "ada") == ["abyron", "adams.c", "alovelace"]
+    listing = [q["sql"] for q in captured if "enrollments_learningplanenrollment" in q["sql"].split("WHERE")[0]]
+    assert listing and all("= ANY(" in sql for sql in listing)
