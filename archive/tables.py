@@ -5,7 +5,8 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.safestring import SafeString, mark_safe
 
-from lms_admin.web.row_tags import minute_text, reverse_ids, row_html
+from lms_admin.web.reversing import reverse_ids
+from lms_admin.web.row_tags import minute_text, row_html
 from lms_admin.web.tables import actions_column, select_column
 
 
@@ -40,8 +41,7 @@ class ArchivedEnrollmentTable(tables.Table):
         order_by_field = "sort"
 
     def render_row(self, archived, context) -> SafeString:
-        """A row of the Archived view, every value escaped by `row_html` (the same markup as the My team
-        table's template, archive/includes/team_table.html, without its plan column)."""
+        """A row of the Archived view, every value escaped by `row_html`."""
         pk, name = archived.pk, archived.user_display_name
         can_delete = context.get("can_delete")
         details = reverse_ids("archive:archived_detail", pk)
@@ -49,10 +49,6 @@ class ArchivedEnrollmentTable(tables.Table):
         if can_delete:
             select = row_html(ARCHIVED_SELECT, pk=pk, name=name, round=archived.round)
             delete = row_html(ARCHIVED_DELETE, url=reverse_ids("archive:archived_delete", pk))
-        if archived.certificate_id:
-            certificate = row_html(CERTIFICATE_LINK, url=reverse_ids("archive:archived_certificate", pk), name=name)
-        else:
-            certificate = NO_CERTIFICATE
         return row_html(
             ARCHIVED_ROW,
             pk=pk,
@@ -65,7 +61,7 @@ class ArchivedEnrollmentTable(tables.Table):
             status=archived.plan_status,
             status_display=archived.get_plan_status_display(),
             completed=minute_text(archived.completed_at) if archived.completed_at else _DASH,
-            certificate=certificate,
+            certificate=_certificate_cell(archived),
             delete=delete,
         )
 
@@ -76,11 +72,35 @@ class TeamArchivedTable(ArchivedEnrollmentTable):
     caption = "Archived enrollments of my team"
 
     class Meta(ArchivedEnrollmentTable.Meta):
-        template_name = "archive/includes/team_table.html"
         attrs = {"class": "data-table", "id": "team-archived-table"}
         empty_text = "Nobody in your team has an archived enrollment yet."
         orderable = False
         exclude = ("select",)
+
+    def render_row(self, archived, context) -> SafeString:
+        """A row of My team: the Archived view's cells with the plan under the name, and only Details to do."""
+        return row_html(
+            TEAM_ROW,
+            pk=archived.pk,
+            name=archived.user_display_name,
+            details=reverse_ids("archive:archived_detail", archived.pk),
+            username=archived.user_username,
+            plan=archived.plan_title,
+            archived=minute_text(archived.archived_at),
+            archived_by=archived.archived_by_username,
+            status=archived.plan_status,
+            status_display=archived.get_plan_status_display(),
+            completed=minute_text(archived.completed_at) if archived.completed_at else _DASH,
+            certificate=_certificate_cell(archived),
+        )
+
+
+def _certificate_cell(archived) -> SafeString:
+    """An archived record's certificate cell: a download link drawn as a document icon, or a dash."""
+    if not archived.certificate_id:
+        return NO_CERTIFICATE
+    url = reverse_ids("archive:archived_certificate", archived.pk)
+    return row_html(CERTIFICATE_LINK, url=url, name=archived.user_display_name)
 
 
 class JobTable(tables.Table):
@@ -169,7 +189,6 @@ ARCHIVED_SELECT = (
 ARCHIVED_DELETE = (
     '<li role="none"><a role="menuitem" class="danger" href="{url}" hx-get="{url}" hx-target="#modal">Delete</a></li>'
 )
-# archive/includes/certificate_cell.html's two cells (the My team table renders that template).
 CERTIFICATE_LINK = (
     '<td><a class="cert-icon" href="{url}" download title="Download certificate"><svg class="icon" '
     'viewBox="0 0 16 16" width="16" height="16" aria-hidden="true" focusable="false"><path d="M3.5 1.5h6l3 3v10h-9z '
@@ -180,6 +199,17 @@ CERTIFICATE_LINK = (
 NO_CERTIFICATE = mark_safe(
     '<td><span class="muted" aria-hidden="true">—</span><span class="visually-hidden">No certificate</span></td>'
 )
+TEAM_ROW = """
+<tr data-archive-id="{pk}">
+  <td><a href="{details}">{name}</a> <span class="muted">{username}</span><br><span class="muted">{plan}</span></td>
+  <td>{archived}</td>
+  <td>{archived_by}</td>
+  <td><span class="badge badge-status-{status}">{status_display}</span></td>
+  <td>{completed}</td>
+  {certificate}
+  <td class="actions"><a href="{details}">Details</a></td>
+</tr>
+"""
 ARCHIVED_ROW = """
 <tr data-archive-id="{pk}">
   {select}

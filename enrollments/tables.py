@@ -6,7 +6,8 @@ from __future__ import annotations
 import django_tables2 as tables
 from django.utils.safestring import SafeString, mark_safe
 
-from lms_admin.web.row_tags import day_text, minute_text, reverse_ids, row_html
+from lms_admin.web.reversing import reverse_ids
+from lms_admin.web.row_tags import day_text, minute_text, row_html
 from lms_admin.web.tables import actions_column, select_column
 
 from .models import LearningPlan

@@ -15,7 +15,7 @@ from django.utils.cache import patch_cache_control
 
 from .api import error_response
 from .limits import refused_page
-from .row_tags import reverse_ids
+from .reversing import reverse_ids
 
 # PostgreSQL refuses NUL in text ("cannot contain NUL (0x00) bytes"); U+FFFD is what Django decodes bytes that
 # are not UTF-8 into. Either in a parameter is hostile or broken input, never a search someone meant.

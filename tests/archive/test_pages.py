@@ -140,6 +140,23 @@ def test_a_learner_named_like_markup_is_shown_as_text_in_the_archived_row(client
     assert f"Download the certificate of {escaped}" in body
 
 
+def test_a_learner_named_like_markup_is_shown_as_text_in_my_team(client, world):
+    ArchivedPlanEnrollment.objects.filter(pk=world.archived.pk).update(
+        user_display_name='<script>alert("x")</script>', user_username="<b>rita</b>", plan_title="<i>Plan</i>"
+    )
+    client.force_login(world.manager)
+    body = client.get(reverse("archive:team")).content.decode()
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    assert "<script>alert" not in body and "<b>rita</b>" not in body and "<i>Plan</i>" not in body
+    details = reverse("archive:archived_detail", args=[world.archived.pk])
+    assert (
+        f'<a href="{details}">{escaped}</a> <span class="muted">&lt;b&gt;rita&lt;/b&gt;</span>'
+        '<br><span class="muted">&lt;i&gt;Plan&lt;/i&gt;</span>'
+    ) in body
+    assert f"Download the certificate of {escaped}" in body
+    assert f'<td class="actions"><a href="{details}">Details</a></td>' in body
+
+
 @pytest.mark.django_db(transaction=True)
 def test_seed_demo_adds_archived_history_through_the_engine_and_one_finished_job(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

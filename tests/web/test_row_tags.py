@@ -8,7 +8,7 @@ from django.template import engines
 from django.urls import reverse, set_script_prefix
 from django.utils import timezone
 
-from lms_admin.web.row_tags import reverse_ids
+from lms_admin.web.reversing import reverse_ids
 
 ROW = engines["django"].from_string(
     "{% load rows %}{% row_url 'archive:archive_enrollment' plan record as archive_url %}"
