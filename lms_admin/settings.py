@@ -182,6 +182,8 @@ ARCHIVE_RECORD_CONTENT = env_bool("ARCHIVE_RECORD_CONTENT", True)
 DJANGO_TABLES2_TEMPLATE = "tables/table.html"
 DJANGO_TABLES2_PAGE_RANGE = 5
 
+# Database sessions, loaded with one plain statement per request (lms_admin/accounts/sessions.py).
+SESSION_ENGINE = "lms_admin.accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 # Session and CSRF cookies sent over HTTPS only: on by default with DEBUG off. A staging box served over plain
@@ -259,7 +261,7 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 # lock that pair out for 15 minutes, on our login page and the Django admin login alike.
 AUTHENTICATION_BACKENDS = [
     "lms_admin.accounts.throttle.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "lms_admin.accounts.backends.AccountBackend",
 ]
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
