@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 
+from lms_admin.web.reads import row_exists
+
 from .models import Level, ManagerLink, User
 
 
@@ -26,7 +28,7 @@ def manages_anyone(user) -> bool:
         return False
     cached = getattr(user, "_manages_anyone", None)
     if cached is None:
-        cached = ManagerLink.objects.filter(manager_id=user.pk).exists()
+        cached = row_exists(ManagerLink, "manager", user.pk)  # every page's navigation asks
         user._manages_anyone = cached
     return cached
 

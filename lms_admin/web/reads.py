@@ -3,7 +3,8 @@ statement each instead of a queryset (docs/architecture.md, "Server CPU per page
 a queryset is most of a small request's Python work).
 
 `fetch_by_pk(model, pk)` returns the same instance `model.objects.get(pk=pk)` would (every concrete field,
-through each field's own converters), or None. Only for models whose default manager filters nothing.
+through each field's own converters), or None; `row_exists(model, field, value)` is
+`model.objects.filter(field=value).exists()`. Only for models whose default manager filters nothing.
 """
 
 from __future__ import annotations
@@ -43,3 +44,17 @@ def fetch_by_pk(model: type[M], pk: Any) -> M | None:
         for index, converter in converters:
             row[index] = converter(row[index], None, connection)
     return model.from_db(connection.alias, attnames, row)
+
+
+@cache
+def _exists(model: type[Model], field: str) -> str:
+    quote = connection.ops.quote_name
+    column = model._meta.get_field(field).column
+    return f"SELECT EXISTS (SELECT 1 FROM {quote(model._meta.db_table)} WHERE {quote(column)} = %s)"
+
+
+def row_exists(model: type[Model], field: str, value: Any) -> bool:
+    """Whether a row of `model` has `value` in `field` (a column of its own table)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_exists(model, field), [value])
+        return cursor.fetchone()[0]

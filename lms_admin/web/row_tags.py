@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime
 import html
+from urllib.parse import urlencode
 
 from django import template
 from django.utils import timezone
+from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
 
 from .reversing import reverse_ids
@@ -61,6 +63,43 @@ def table_rows(context: template.Context, table) -> SafeString:
     """`{% table_rows table %}`: a big table's rows from its `render_row(record, context)`, which builds each with
     `row_html` — a row in one call instead of ≈ 40 template variables, and no template loop over the rows."""
     return SafeString("".join(table.render_row(row.record, context) for row in table.paginated_rows))
+
+
+# What a sort link leaves out of the query string: a new order starts from the first page.
+PAGE_PARAMETERS = ("page", "after", "before", "last")
+
+
+@register.simple_tag(takes_context=True)
+def table_header(context: template.Context, table) -> SafeString:
+    """`{% table_header table %}`: the header cells of a table (tables/table.html). Each column's django-tables2
+    properties (its `th` attributes, whether and how it is ordered, its header) are read once; each sortable
+    header is a link to the same list in the column's next order, keeping the filters and starting from the first
+    page, and with `hx_target` in the context it updates only that element through htmx."""
+    request, hx_target = context["request"], context.get("hx_target")
+    cells = []
+    for column in table.columns:
+        th = column.attrs["th"].as_html()
+        opening = f'<th scope="col" {th}' if th else '<th scope="col"'
+        header = conditional_escape(column.header)
+        mark = ""
+        if column.is_ordered:
+            descending = column.order_by_alias.is_descending
+            opening += f' aria-sort="{"descending" if descending else "ascending"}"'
+            mark = "▼" if descending else "▲"
+        if column.orderable:
+            params = dict(request.GET)
+            params[table.prefixed_order_by_field] = column.order_by_alias.next
+            for name in PAGE_PARAMETERS:
+                params.pop(name, None)
+            url = escape(request.path) + escape("?" + urlencode(params, doseq=True))
+            htmx = f' hx-get="{url}" hx-target="{escape(hx_target)}" hx-swap="outerHTML" hx-push-url="true"'
+            cells.append(
+                f'{opening}><a class="sort-link" href="{url}"{htmx if hx_target else ""}>{header}'
+                f'<span class="sort-mark" aria-hidden="true">{mark}</span></a></th>'
+            )
+        else:
+            cells.append(f"{opening}>{header}</th>")
+    return SafeString("\n".join(cells))
 
 
 @register.filter(expects_localtime=True)
