@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from enrollments.models import EnrollmentStatus, LearningPlan, LearningPlanEnrollment
 
 from .models import ArchiveImport, ArchiveImportRow, ArchiveMode
+from .previews import modes_notifying_the_learner
 
 ERRORS_SHOWN = 500
 STATUS_NAMES = {status.value: status.name.lower() for status in EnrollmentStatus}
@@ -24,7 +25,7 @@ SELECT r.learning_plan_id, p.title,
        count(*) FILTER (WHERE r.error = '' AND r.mode = 'reenroll') AS reenroll,
        count(*) FILTER (WHERE r.error = '' AND r.mode = 'unenroll') AS unenroll,
        count(*) FILTER (WHERE r.error = 'shared_course') AS shared_course,
-       count(*) FILTER (WHERE r.error = '' AND r.notify) AS notified
+       count(*) FILTER (WHERE r.error = '' AND r.notify AND r.mode = ANY(%(notifying)s)) AS notified
 FROM {ArchiveImportRow._meta.db_table} r
 JOIN {LearningPlan._meta.db_table} p ON p.id = r.learning_plan_id
 LEFT JOIN {LearningPlanEnrollment._meta.db_table} e ON e.id = r.enrollment_id
@@ -47,9 +48,10 @@ class PlanSummary:
 
 
 def plan_summaries(archive_import: ArchiveImport) -> list[PlanSummary]:
-    """One line per plan with a valid or shared-course row, in one query."""
+    """One line per plan with a valid or shared-course row, in one query (and one for the rules). A row counts
+    as a learner notified when it asks for notifications and an enabled rule of its mode writes to the learner."""
     with connection.cursor() as cursor:
-        cursor.execute(PLAN_SUMMARY, {"id": archive_import.pk})
+        cursor.execute(PLAN_SUMMARY, {"id": archive_import.pk, "notifying": modes_notifying_the_learner()})
         return [
             PlanSummary(
                 id=plan_id,

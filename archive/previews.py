@@ -94,16 +94,40 @@ class Preview:
         }.get(self.reset_tracking, " Completed materials stay completed.")
 
 
+# What archiving in each mode announces (SPEC §4.6): the plan enrollment archived and the learner enrolled again
+# or unenrolled, for the plan and for each of its courses.
+ARCHIVE_EVENTS = {
+    ArchiveMode.REENROLL: (
+        NotificationEvent.LP_ENROLLMENT_ARCHIVED,
+        NotificationEvent.LP_USER_ENROLLED,
+        NotificationEvent.COURSE_ENROLLMENT_ARCHIVED,
+        NotificationEvent.COURSE_USER_ENROLLED,
+    ),
+    ArchiveMode.UNENROLL: (
+        NotificationEvent.LP_ENROLLMENT_ARCHIVED,
+        NotificationEvent.LP_USER_UNENROLLED,
+        NotificationEvent.COURSE_ENROLLMENT_ARCHIVED,
+        NotificationEvent.COURSE_USER_UNENROLLED,
+    ),
+}
+
+
+def modes_notifying_the_learner() -> list[str]:
+    """The archive modes of which an enabled rule writes to the learner (one query)."""
+    events = set(NotificationRule.objects.filter(enabled=True, to_learner=True).values_list("event", flat=True))
+    return [mode.value for mode, announced in ARCHIVE_EVENTS.items() if events.intersection(announced)]
+
+
 def _notifications(*, mode: str, users: QuerySet, enrollments: int, course_enrollments: int, plan_courses: int) -> int:
     """Outbox rows the archive would write for the enabled rules (SPEC §4.6)."""
-    plan_events = [NotificationEvent.LP_ENROLLMENT_ARCHIVED]
-    course_events = [NotificationEvent.COURSE_ENROLLMENT_ARCHIVED]
-    if mode == ArchiveMode.REENROLL:
-        plan_events.append(NotificationEvent.LP_USER_ENROLLED)
-        course_per_learner = {NotificationEvent.COURSE_USER_ENROLLED: enrollments * plan_courses}
-    else:
-        plan_events.append(NotificationEvent.LP_USER_UNENROLLED)
-        course_per_learner = {NotificationEvent.COURSE_USER_UNENROLLED: course_enrollments}
+    archived, moved, course_archived, course_moved = ARCHIVE_EVENTS[mode]
+    # How many times each event happens: re-enrolling enrolls the learner in every course of the plan again.
+    occurrences = {
+        archived: enrollments,
+        moved: enrollments,
+        course_archived: course_enrollments,
+        course_moved: enrollments * plan_courses if mode == ArchiveMode.REENROLL else course_enrollments,
+    }
     rules = list(NotificationRule.objects.filter(enabled=True))
     if not rules:
         return 0
@@ -114,13 +138,8 @@ def _notifications(*, mode: str, users: QuerySet, enrollments: int, course_enrol
         superadmins = User.objects.filter(level=Level.SUPERADMIN, is_active=True).count()
     total = 0
     for rule in rules:
-        if rule.event in plan_events:
-            events = enrollments
-        elif rule.event in course_events:
-            events = course_enrollments
-        elif rule.event in course_per_learner:
-            events = course_per_learner[rule.event]
-        else:
+        events = occurrences.get(rule.event)
+        if events is None:
             continue
         per_learner = managers / enrollments if enrollments else 0
         recipients = (1 if rule.to_learner else 0) + (per_learner if rule.to_managers else 0)

@@ -20,6 +20,7 @@ from archive.models import ArchivedPlanEnrollment, ArchiveImport, ArchiveImportR
 from archive.services import reconcile, submit_import
 from enrollments.models import LearningPlanEnrollment
 from lms_admin.audit.models import AuditEvent
+from lms_admin.notifications.models import NotificationEvent, NotificationRule
 from tests.archive.test_jobs import wait_until_finished
 from tests.factories import UserFactory
 
@@ -126,6 +127,20 @@ def test_the_report_counts_per_plan_by_status_and_mode_with_refusals_and_notific
         2,
     )
     assert summary["Fire drill"].valid == 2
+
+
+@pytest.mark.django_db
+def test_the_report_counts_as_notified_only_learners_an_enabled_rule_writes_to(world, superadmin):
+    imp, _ = upload(superadmin, MULTI_PLAN)
+    NotificationRule.objects.update(enabled=False)
+    assert [plan.notified for plan in plan_summaries(imp)] == [0, 0]
+
+    NotificationRule.objects.filter(event=NotificationEvent.LP_USER_UNENROLLED).update(enabled=True)
+    summary = {plan.title: plan.notified for plan in plan_summaries(imp)}
+    assert summary == {"Fire drill": 2, "Safety basics": 1}  # the unenroll rows with notify on
+
+    NotificationRule.objects.filter(event=NotificationEvent.LP_USER_UNENROLLED).update(to_learner=False)
+    assert [plan.notified for plan in plan_summaries(imp)] == [0, 0]  # only managers would hear of it
 
 
 # --- a real worker ------------------------------------------------------------------------------------------
