@@ -53,11 +53,13 @@ class SeededCopies:
             result = run_child("bench.engine", [...], database=copies.work_url, media=copies.media)
     """
 
-    def __init__(self, name: str, base_url: str, *, template: str, work: str) -> None:
+    def __init__(self, name: str, base_url: str, *, template: str, work: str, scratch: Path | None = None) -> None:
+        """`scratch`: the folder of copies made by another process (a child that refreshes its own work copy
+        between runs); a new scratch folder otherwise."""
         import tempfile
 
         self.base_url, self.template, self.work = base_url, template, work
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"lms-bench-{name}-"))
+        self.scratch = scratch or Path(tempfile.mkdtemp(prefix=f"lms-bench-{name}-"))
         self.template_media, self.media = self.scratch / "template-media", self.scratch / "media"
         self.template_url, self.work_url = database_url(base_url, template), database_url(base_url, work)
 

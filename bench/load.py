@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import time
+from pathlib import Path
 from urllib.parse import quote
 
-from bench.common import REPO_ROOT, SeededCopies, private_redis, recreate_database, run_child
+from bench.common import REPO_ROOT, SeededCopies, private_redis, run_child
 from bench.jobs import BenchWorker, wait_status
 from bench.load_processes import GUNICORN_WORKERS, CpuMeter, Gunicorn, postgres_backends
 from bench.load_traffic import Recorder, Traffic, log_in_all, summary
@@ -59,7 +59,7 @@ def run(quick: bool = False) -> list[dict]:
                 env={
                     "REDIS_URL": redis.url if redis else settings.REDIS_URL,
                     "BENCH_BASE_DATABASE_URL": settings.DATABASE_URL,
-                    "BENCH_TEMPLATE_MEDIA": str(copies.template_media),
+                    "BENCH_SCRATCH": str(copies.scratch),
                 },
             )
     finally:
@@ -279,14 +279,14 @@ def measure(alone_seconds: float) -> dict:
 
 
 def fresh_copy() -> None:
-    """The bench database and media again as seeded, and empty queues (the first run's certificates and mail
-    would otherwise be worked off during the job measured alone)."""
+    """The bench database and media again as seeded (the parent's `SeededCopies`), and empty queues (the first
+    run's certificates and mail would otherwise be worked off during the job measured alone)."""
     import django_rq
     from django.conf import settings
 
-    recreate_database(os.environ["BENCH_BASE_DATABASE_URL"], WORK_DB, template=TEMPLATE_DB)
-    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
-    shutil.copytree(os.environ["BENCH_TEMPLATE_MEDIA"], settings.MEDIA_ROOT)
+    scratch = Path(os.environ["BENCH_SCRATCH"])
+    base_url = os.environ["BENCH_BASE_DATABASE_URL"]
+    SeededCopies("load", base_url, template=TEMPLATE_DB, work=WORK_DB, scratch=scratch).fresh_copy()
     for name in settings.RQ_QUEUE_NAMES:
         django_rq.get_queue(name).empty()
 
