@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString
 
+from .lists import POSITION_PARAMS
 from .reversing import reverse_ids
 
 register = template.Library()
@@ -65,10 +66,6 @@ def table_rows(context: template.Context, table) -> SafeString:
     return SafeString("".join(table.render_row(row.record, context) for row in table.paginated_rows))
 
 
-# What a sort link leaves out of the query string: a new order starts from the first page.
-PAGE_PARAMETERS = ("page", "after", "before", "last")
-
-
 @register.simple_tag(takes_context=True)
 def table_header(context: template.Context, table) -> SafeString:
     """`{% table_header table %}`: the header cells of a table (tables/table.html). Each column's django-tables2
@@ -89,7 +86,7 @@ def table_header(context: template.Context, table) -> SafeString:
         if column.orderable:
             params = dict(request.GET)
             params[table.prefixed_order_by_field] = column.order_by_alias.next
-            for name in PAGE_PARAMETERS:
+            for name in POSITION_PARAMS:  # a new order starts from the first page
                 params.pop(name, None)
             url = escape(request.path) + escape("?" + urlencode(params, doseq=True))
             htmx = f' hx-get="{url}" hx-target="{escape(hx_target)}" hx-swap="outerHTML" hx-push-url="true"'
