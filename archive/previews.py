@@ -23,7 +23,7 @@ from enrollments.models import (
     TrainingMaterial,
 )
 from lms_admin.accounts.models import Level, ManagerLink, User
-from lms_admin.notifications.models import NotificationEvent, NotificationRule
+from lms_admin.notifications.models import NotificationRule
 
 from .content import (
     ContentDiff,
@@ -35,7 +35,7 @@ from .content import (
     selection_diffs,
     tracking_to_reset,
 )
-from .models import ArchiveMode
+from .models import ARCHIVE_EVENTS, ArchiveMode
 from .services import SharedCourses, check_shared_courses, shared_course_message
 
 
@@ -92,24 +92,6 @@ class Preview:
             ResetTracking.ALL: " Their progress is reset.",
             ResetTracking.CHANGED: " Completed materials stay completed unless they changed since.",
         }.get(self.reset_tracking, " Completed materials stay completed.")
-
-
-# What archiving in each mode announces (SPEC §4.6): the plan enrollment archived and the learner enrolled again
-# or unenrolled, for the plan and for each of its courses.
-ARCHIVE_EVENTS = {
-    ArchiveMode.REENROLL: (
-        NotificationEvent.LP_ENROLLMENT_ARCHIVED,
-        NotificationEvent.LP_USER_ENROLLED,
-        NotificationEvent.COURSE_ENROLLMENT_ARCHIVED,
-        NotificationEvent.COURSE_USER_ENROLLED,
-    ),
-    ArchiveMode.UNENROLL: (
-        NotificationEvent.LP_ENROLLMENT_ARCHIVED,
-        NotificationEvent.LP_USER_UNENROLLED,
-        NotificationEvent.COURSE_ENROLLMENT_ARCHIVED,
-        NotificationEvent.COURSE_USER_UNENROLLED,
-    ),
-}
 
 
 def modes_notifying_the_learner() -> list[str]:

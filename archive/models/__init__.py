@@ -1,7 +1,7 @@
 """The archive app's models: snapshots, jobs, request keys, retraining rules, content versions, imports (one module
 each)."""
 
-from .choices import ArchiveMode, Outcome, Trigger, ValidityState
+from .choices import ARCHIVE_EVENTS, ArchiveMode, Outcome, Trigger, ValidityState
 from .content import PlanContentVersion
 from .imports import ArchiveImport, ArchiveImportRow
 from .jobs import ArchiveJob, ArchiveJobItem
@@ -10,6 +10,7 @@ from .retraining import RetrainingExemption, RetrainingRun
 from .snapshots import ArchivedCertificate, ArchivedCourseEnrollment, ArchivedPlanEnrollment
 
 __all__ = [
+    "ARCHIVE_EVENTS",
     "ArchiveImport",
     "ArchiveImportRow",
     "ArchiveJob",

@@ -2,10 +2,30 @@
 
 from django.db import models
 
+from lms_admin.notifications.models import NotificationEvent
+
 
 class ArchiveMode(models.TextChoices):
     REENROLL = "reenroll", "Archive and re-enroll"
     UNENROLL = "unenroll", "Archive and unenroll"
+
+
+# What archiving in each mode announces (SPEC §4.6): the plan enrollment archived, the learner enrolled again or
+# unenrolled, and the same two for the plan's courses. The archive batch writes them; the previews count them.
+ARCHIVE_EVENTS = {
+    ArchiveMode.REENROLL: (
+        NotificationEvent.LP_ENROLLMENT_ARCHIVED,
+        NotificationEvent.LP_USER_ENROLLED,
+        NotificationEvent.COURSE_ENROLLMENT_ARCHIVED,
+        NotificationEvent.COURSE_USER_ENROLLED,
+    ),
+    ArchiveMode.UNENROLL: (
+        NotificationEvent.LP_ENROLLMENT_ARCHIVED,
+        NotificationEvent.LP_USER_UNENROLLED,
+        NotificationEvent.COURSE_ENROLLMENT_ARCHIVED,
+        NotificationEvent.COURSE_USER_UNENROLLED,
+    ),
+}
 
 
 class Outcome(models.TextChoices):

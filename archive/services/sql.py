@@ -18,6 +18,7 @@ from django.db import connection
 from enrollments.status import LOCK_SQL as LEARNING_STATE_LOCK_SQL
 from lms_admin.notifications.sql import addressed
 
+from ..models import ARCHIVE_EVENTS
 from .content_sql import CONTENT_VERSION_CTES
 
 # Sent as one round trip with the lock. Foreign keys checked per statement: deferred to COMMIT, the checks
@@ -351,7 +352,6 @@ def write_snapshots(
     path, size). Returns ({enrollment id: archive id} of the snapshots written, outbox rows written, the
     archive ids whose certificate is pending).
     """
-    reenroll = mode == "reenroll"
     params = {
         "ids": list(ids),
         "now": now,
@@ -369,8 +369,8 @@ def write_snapshots(
         "file_shas": list(files),
         "file_paths": [path for path, _ in files.values()],
         "file_sizes": [size for _, size in files.values()],
-        "plan_event": "lp_user_enrolled" if reenroll else "lp_user_unenrolled",
-        "course_event": "course_user_enrolled" if reenroll else "course_user_unenrolled",
+        "plan_event": ARCHIVE_EVENTS[mode][1].value,
+        "course_event": ARCHIVE_EVENTS[mode][3].value,
         "archived_at_text": now.strftime("%Y-%m-%d %H:%M UTC"),
     }
     with connection.cursor() as cursor:
