@@ -116,17 +116,21 @@ def archived_counts_exactly(filters: Mapping[str, Any]) -> bool:
     return not any(str(filters.get(name) or "").strip() for name in ARCHIVED_FILTERS)
 
 
-def jobs_visible_to(user: User) -> QuerySet[ArchiveJob]:
+def sees_jobs(user: User) -> bool:
     """Background jobs: superadmins see all of them, nobody else any."""
+    return is_superadmin(user)
+
+
+def jobs_visible_to(user: User) -> QuerySet[ArchiveJob]:
     jobs = ArchiveJob.objects.all()
-    return jobs if is_superadmin(user) else jobs.none()
+    return jobs if sees_jobs(user) else jobs.none()
 
 
 def get_job_for(user: User, pk: Any) -> ArchiveJob:
-    """The job `pk` if `user` may see it (as `jobs_visible_to`); Http404 otherwise. Read by one plain statement:
-    the progress panel polls it every second."""
+    """The job `pk` if `user` may see it; Http404 otherwise. Read by one plain statement: the progress panel polls
+    it every second."""
     try:
-        job = fetch_by_pk(ArchiveJob, int(pk)) if is_superadmin(user) else None
+        job = fetch_by_pk(ArchiveJob, int(pk)) if sees_jobs(user) else None
     except (TypeError, ValueError) as exc:
         raise Http404("No such job.") from exc
     if job is None:

@@ -6,7 +6,7 @@ import django_tables2 as tables
 from django.utils.safestring import SafeString, mark_safe
 
 from lms_admin.web.reversing import reverse_ids
-from lms_admin.web.row_tags import minute_text, row_html
+from lms_admin.web.row_tags import minute_or_dash, minute_text, row_html
 from lms_admin.web.tables import actions_column, select_column
 
 
@@ -43,27 +43,11 @@ class ArchivedEnrollmentTable(tables.Table):
     def render_row(self, archived, context) -> SafeString:
         """A row of the Archived view, every value escaped by `row_html`."""
         pk, name = archived.pk, archived.user_display_name
-        can_delete = context.get("can_delete")
-        details = reverse_ids("archive:archived_detail", pk)
         select = delete = ""
-        if can_delete:
+        if context.get("can_delete"):
             select = row_html(ARCHIVED_SELECT, pk=pk, name=name, round=archived.round)
             delete = row_html(ARCHIVED_DELETE, url=reverse_ids("archive:archived_delete", pk))
-        return row_html(
-            ARCHIVED_ROW,
-            pk=pk,
-            name=name,
-            select=select,
-            details=details,
-            username=archived.user_username,
-            archived=minute_text(archived.archived_at),
-            archived_by=archived.archived_by_username,
-            status=archived.plan_status,
-            status_display=archived.get_plan_status_display(),
-            completed=minute_text(archived.completed_at) if archived.completed_at else _DASH,
-            certificate=_certificate_cell(archived),
-            delete=delete,
-        )
+        return row_html(ARCHIVED_ROW, **_record_cells(archived), select=select, delete=delete)
 
 
 class TeamArchivedTable(ArchivedEnrollmentTable):
@@ -79,20 +63,24 @@ class TeamArchivedTable(ArchivedEnrollmentTable):
 
     def render_row(self, archived, context) -> SafeString:
         """A row of My team: the Archived view's cells with the plan under the name, and only Details to do."""
-        return row_html(
-            TEAM_ROW,
-            pk=archived.pk,
-            name=archived.user_display_name,
-            details=reverse_ids("archive:archived_detail", archived.pk),
-            username=archived.user_username,
-            plan=archived.plan_title,
-            archived=minute_text(archived.archived_at),
-            archived_by=archived.archived_by_username,
-            status=archived.plan_status,
-            status_display=archived.get_plan_status_display(),
-            completed=minute_text(archived.completed_at) if archived.completed_at else _DASH,
-            certificate=_certificate_cell(archived),
-        )
+        return row_html(TEAM_ROW, **_record_cells(archived), plan=archived.plan_title)
+
+
+def _record_cells(archived) -> dict:
+    """The values both archived tables show of a record: name and details link, archived when and by whom, the
+    frozen status, completion and certificate."""
+    return {
+        "pk": archived.pk,
+        "name": archived.user_display_name,
+        "details": reverse_ids("archive:archived_detail", archived.pk),
+        "username": archived.user_username,
+        "archived": minute_text(archived.archived_at),
+        "archived_by": archived.archived_by_username,
+        "status": archived.plan_status,
+        "status_display": archived.get_plan_status_display(),
+        "completed": minute_or_dash(archived.completed_at),
+        "certificate": _certificate_cell(archived),
+    }
 
 
 def _certificate_cell(archived) -> SafeString:
@@ -179,8 +167,6 @@ class TeamComplianceTable(tables.Table):
         empty_text = "Nobody in your team is enrolled in a learning plan."
         orderable = False
 
-
-_DASH = mark_safe('<span class="muted">—</span>')
 
 ARCHIVED_SELECT = (
     '<td class="select"><input type="checkbox" name="archive_ids" value="{pk}" class="row-select" '

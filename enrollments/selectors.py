@@ -30,9 +30,14 @@ def sees_plans(user: User) -> bool:
     return roles.is_superadmin(user) or roles.is_power_user(user)
 
 
+def sees_every_plan(user: User) -> bool:
+    """Superadmins see every plan; `plans_visible_to` and `get_plan_for` both ask here."""
+    return roles.is_superadmin(user)
+
+
 def plans_visible_to(user: User) -> QuerySet[LearningPlan]:
     """Superadmins: every plan. Power users: the plans assigned to them. Anyone else: none."""
-    if roles.is_superadmin(user):
+    if sees_every_plan(user):
         return LearningPlan.objects.all()
     if roles.is_power_user(user):
         return LearningPlan.objects.filter(power_users=user)
@@ -49,7 +54,7 @@ def require_plans_section(user: User) -> None:
 def get_plan_for(user: User, plan_id: int) -> LearningPlan:
     """The plan, if the user may see it. No admin role or no plans section → 403; not visible → 404."""
     require_plans_section(user)
-    if roles.is_superadmin(user):  # every plan: read by one plain statement, as every page of a plan asks
+    if sees_every_plan(user):  # read by one plain statement: every page of a plan asks
         plan = fetch_by_pk(LearningPlan, int(plan_id))
     else:
         plan = plans_visible_to(user).filter(pk=plan_id).first()

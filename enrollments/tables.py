@@ -7,7 +7,7 @@ import django_tables2 as tables
 from django.utils.safestring import SafeString, mark_safe
 
 from lms_admin.web.reversing import reverse_ids
-from lms_admin.web.row_tags import day_text, minute_text, row_html
+from lms_admin.web.row_tags import day_text, minute_or_dash, minute_text, row_html
 from lms_admin.web.tables import actions_column, select_column
 
 from .models import LearningPlan
@@ -87,12 +87,11 @@ class ActiveEnrollmentTable(tables.Table):
             status_display=record.get_status_display(),
             enrolled=minute_text(record.enrolled_at),
             validity=validity,
-            completed=minute_text(record.completed_at) if record.completed_at else _DASH,
+            completed=minute_or_dash(record.completed_at),
             actions=mark_safe("\n        ".join(actions)),
         )
 
 
-_DASH = mark_safe('<span class="muted">—</span>')
 CERTIFICATE_ITEM = '<li role="none"><a role="menuitem" href="{url}" download>Download certificate</a></li>'
 ARCHIVE_ITEM = (
     '<li role="none"><a role="menuitem" href="{url}" hx-get="{url}" hx-target="#modal" data-archive-one>'

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from django import template
 from django.utils import timezone
 from django.utils.html import conditional_escape, escape
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from .lists import POSITION_PARAMS
 from .reversing import reverse_ids
@@ -39,6 +39,15 @@ def page_url(viewname: str) -> str:
 def minute_text(value: datetime.datetime | None) -> str:
     """`|minute` for Python code that renders a row: the local time as "Y-m-d H:i", empty for None."""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+# A row's empty date: a muted dash.
+DASH = mark_safe('<span class="muted">—</span>')
+
+
+def minute_or_dash(value: datetime.datetime | None) -> str:
+    """`minute_text(value)`, or `DASH` for None."""
+    return minute_text(value) if value else DASH
 
 
 def day_text(value: datetime.datetime | None) -> str:
@@ -79,19 +88,25 @@ def table_header(context: template.Context, table) -> SafeString:
         opening = f'<th scope="col" {th}' if th else '<th scope="col"'
         header = conditional_escape(column.header)
         mark = ""
-        if column.is_ordered:
-            descending = column.order_by_alias.is_descending
+        orderable, ordered = column.orderable, column.is_ordered
+        alias = column.order_by_alias if orderable or ordered else None
+        if ordered:
+            descending = alias.is_descending
             opening += f' aria-sort="{"descending" if descending else "ascending"}"'
             mark = "▼" if descending else "▲"
-        if column.orderable:
+        if orderable:
             params = dict(request.GET)
-            params[table.prefixed_order_by_field] = column.order_by_alias.next
+            params[table.prefixed_order_by_field] = alias.next
             for name in POSITION_PARAMS:  # a new order starts from the first page
                 params.pop(name, None)
             url = escape(request.path) + escape("?" + urlencode(params, doseq=True))
-            htmx = f' hx-get="{url}" hx-target="{escape(hx_target)}" hx-swap="outerHTML" hx-push-url="true"'
+            htmx = (
+                f' hx-get="{url}" hx-target="{escape(hx_target)}" hx-swap="outerHTML" hx-push-url="true"'
+                if hx_target
+                else ""
+            )
             cells.append(
-                f'{opening}><a class="sort-link" href="{url}"{htmx if hx_target else ""}>{header}'
+                f'{opening}><a class="sort-link" href="{url}"{htmx}>{header}'
                 f'<span class="sort-mark" aria-hidden="true">{mark}</span></a></th>'
             )
         else:
